@@ -1,0 +1,68 @@
+"""The composition root: settings → database → catalogs → calendar → processor → runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.calendar import WorkingCalendar, load_holidays
+from bot.core.i18n import Translator
+from bot.processing import Clock, UpdateProcessor, system_clock
+from bot.settings import Settings
+from bot.telegram.aiogram_runtime import AiogramRuntime
+from bot.telegram.commands import CommandMenu
+from storage.database import SessionFactory, create_engine, migrate, session_factory
+from storage.reference import ReferenceCounts, load_reference_data
+from storage.unit_of_work import UnitOfWork
+
+
+@dataclass
+class App:
+    """Everything a running bot is made of, built once."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    translator: Translator
+    calendar: WorkingCalendar
+    processor: UpdateProcessor
+    reference: ReferenceCounts
+
+    def aiogram_runtime(self) -> AiogramRuntime:
+        """The default runtime, wired to this app's processor."""
+        return AiogramRuntime(
+            settings=self.settings, processor=self.processor, menu=CommandMenu(self.translator)
+        )
+
+    async def close(self) -> None:
+        """Release the database."""
+        await self.engine.dispose()
+
+
+async def prepare_database(settings: Settings, engine: AsyncEngine) -> ReferenceCounts:
+    """Apply migrations and (re)load the city's reference data."""
+    await migrate(engine)
+    async with UnitOfWork(session_factory(engine)) as uow:
+        counts = await load_reference_data(session=uow.session, path=settings.reference_data)
+        await uow.commit()
+    return counts
+
+
+async def build_app(settings: Settings, *, clock: Clock = system_clock) -> App:
+    """Wire the bot from settings; the database is migrated on the way."""
+    engine = create_engine(settings.database_url)
+    try:
+        reference = await prepare_database(settings, engine)
+        translator = Translator.load(default=settings.default_locale)
+        calendar = WorkingCalendar(
+            timezone=settings.timezone, holidays=load_holidays(settings.holidays_file)
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
+    sessions = session_factory(engine)
+    processor = UpdateProcessor(
+        sessions=sessions, settings=settings, translator=translator, calendar=calendar, clock=clock
+    )
+    return App(settings, engine, sessions, translator, calendar, processor, reference)

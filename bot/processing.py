@@ -1,0 +1,118 @@
+"""One update, one transaction: load state, run the flow, save everything, return the replies.
+
+Framework-free: both runtimes call ``UpdateProcessor.process`` with an ``Event`` and send what
+it returns. A redelivered update is skipped; a conversation changed by another process in the
+meantime makes the update run again on fresh state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.calendar import WorkingCalendar
+from bot.core.events import Event
+from bot.core.i18n import Translator
+from bot.core.replies import Message, Reply
+from bot.settings import Settings
+from handlers.context import Context
+from handlers.intake import FLOW as INTAKE_FLOW
+from handlers.router import route
+from storage.citizens import upsert_citizen
+from storage.conversations import ConcurrentUpdate, load_state, save_state
+from storage.database import SessionFactory
+from storage.unit_of_work import UnitOfWork
+from storage.updates import already_processed, mark_processed
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ATTEMPTS = 3
+
+
+def system_clock() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
+
+
+class UpdateProcessor:
+    """Runs events through the router inside a unit of work."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        settings: Settings,
+        translator: Translator,
+        calendar: WorkingCalendar,
+        clock: Clock = system_clock,
+        bot_username: str = "",
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.translator = translator
+        self.calendar = calendar
+        self.clock = clock
+        self.bot_username = bot_username
+
+    async def process(self, event: Event) -> list[Reply]:
+        """The replies for the acting user; [] for a redelivered update."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._process_once(event)
+            except ConcurrentUpdate:
+                log.info("update %s raced another process (attempt %s)", event.update_id, attempt)
+            except IntegrityError:
+                # The same update committed by another process in the meantime: skip it.
+                async with UnitOfWork(self.sessions) as uow:
+                    if await already_processed(
+                        session=uow.session, update_ids=event.all_update_ids
+                    ):
+                        return []
+                log.exception("integrity error on update %s", event.update_id)
+                break
+            except Exception:
+                log.exception("update %s failed", event.update_id)
+                break
+        locale = self.translator.pick(event.user.language_code)
+        return [Message(self.translator(locale, "common.error"))]
+
+    async def _process_once(self, event: Event) -> list[Reply]:
+        now = self.clock()
+        async with UnitOfWork(self.sessions) as uow:
+            session = uow.session
+            if await already_processed(session=session, update_ids=event.all_update_ids):
+                log.info("skipping redelivered update %s", event.update_id)
+                return []
+            citizen = await upsert_citizen(session=session, sender=event.user)
+            loaded = await load_state(
+                session=session, chat_id=event.chat_id, user_id=event.user.user_id, now=now
+            )
+            ctx = Context(
+                session=session,
+                settings=self.settings,
+                translator=self.translator,
+                calendar=self.calendar,
+                now=now,
+                citizen=citizen,
+                locale=self.translator.pick(citizen.locale, event.user.language_code),
+                state=loaded.state,
+                draft_expired=loaded.expired_flow == INTAKE_FLOW,
+                bot_username=self.bot_username,
+            )
+            replies = await route(event, ctx)
+            await save_state(
+                session=session,
+                chat_id=event.chat_id,
+                user_id=event.user.user_id,
+                state=ctx.state,
+                loaded_version=loaded.version,
+                expires_at=now + timedelta(hours=self.settings.draft_ttl_hours),
+                now=now,
+            )
+            await mark_processed(session=session, update_ids=event.all_update_ids, now=now)
+            await uow.commit()
+            return replies

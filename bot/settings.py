@@ -1,0 +1,115 @@
+"""All configuration in one class, read from the environment and ``.env`` (see .env.example)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class BotMode(StrEnum):
+    """How updates reach the bot."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class Settings(BaseSettings):
+    """Aduan's settings; unsafe or inconsistent values fail at start, not later."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///./data/aduan.db"
+    bot_mode: BotMode = BotMode.POLLING
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "127.0.0.1:8080"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    timezone: str = "Asia/Jakarta"
+    default_locale: str = "id"
+    tracking_prefix: str = "TPI"
+    reference_data: Path = DATA_DIR / "tanjungpinang.toml"
+    holidays_file: Path = DATA_DIR / "holidays.toml"
+
+    description_min_chars: int = Field(default=30, ge=1)
+    description_max_chars: int = Field(default=3000, le=3900)
+    max_attachments: int = Field(default=5, ge=0, le=10)
+    draft_ttl_hours: float = Field(default=48, gt=0)
+    reports_per_day: int = Field(default=5, ge=1)
+    verify_working_days: int = Field(default=3, ge=1)
+    album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in re.split(r"[,\s]+", value.strip()) if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as Asia/Jakarta)"
+            ) from error
+        return value
+
+    @field_validator("tracking_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2,6}", value):
+            raise ValueError("TRACKING_PREFIX must be 2-6 capital letters, e.g. TPI")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain postgres/sqlite URLs and pick the async driver for them."""
+        for plain, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> Settings:
+        if self.description_min_chars > self.description_max_chars:
+            raise ValueError("DESCRIPTION_MIN_CHARS must not exceed DESCRIPTION_MAX_CHARS")
+        if self.bot_mode is BotMode.WEBHOOK:
+            if not self.webhook_url.startswith("https://") and not self.webhook_url.startswith(
+                "http://127.0.0.1"
+            ):
+                raise ValueError("BOT_MODE=webhook needs WEBHOOK_URL (https://…)")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", self.webhook_secret):
+                raise ValueError(
+                    "BOT_MODE=webhook needs WEBHOOK_SECRET: 16-256 characters of A-Z a-z 0-9 _ -"
+                )
+        return self
+
+    @property
+    def webhook_host_port(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN split into host and port."""
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
