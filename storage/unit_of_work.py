@@ -33,11 +33,11 @@ class UnitOfWork:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        session = self.session
+        # close() rolls back whatever was not committed, and unlike rollback() it leaves the
+        # loaded objects readable (detached, not expired).
         try:
-            await session.rollback()
+            await self.session.close()
         finally:
-            await session.close()
             self._session = None
 
     async def commit(self) -> None:

@@ -1,0 +1,41 @@
+"""Real databases for tests: a fresh SQLite file, or a fresh schema on the PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def sqlite_url(folder: Path) -> str:
+    """A SQLite database file in the test's folder."""
+    return f"sqlite+aiosqlite:///{folder / 'aduan.db'}"
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A throw-away schema on the test server (skips with the reason when there is none)."""
+    try:
+        connection = await asyncpg.connect(_dsn(POSTGRES_URL), timeout=3)
+    except (OSError, asyncpg.PostgresError) as error:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
+    schema = f"aduan_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await connection.execute(f'CREATE SCHEMA "{schema}"')
+        yield schema
+    finally:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await connection.close()
