@@ -49,9 +49,11 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> Reference
     return counts
 
 
-async def build_app(settings: Settings, *, clock: Clock = system_clock) -> App:
-    """Wire the bot from settings; the database is migrated on the way."""
-    engine = create_engine(settings.database_url)
+async def build_app(
+    settings: Settings, *, clock: Clock = system_clock, engine: AsyncEngine | None = None
+) -> App:
+    """Wire the bot from settings (or a given engine); the database is migrated on the way."""
+    engine = engine or create_engine(settings.database_url)
     try:
         reference = await prepare_database(settings, engine)
         translator = Translator.load(default=settings.default_locale)
@@ -63,6 +65,11 @@ async def build_app(settings: Settings, *, clock: Clock = system_clock) -> App:
         raise
     sessions = session_factory(engine)
     processor = UpdateProcessor(
-        sessions=sessions, settings=settings, translator=translator, calendar=calendar, clock=clock
+        sessions=sessions,
+        settings=settings,
+        translator=translator,
+        calendar=calendar,
+        clock=clock,
+        serialize_writes=engine.dialect.name == "sqlite",
     )
     return App(settings, engine, sessions, translator, calendar, processor, reference)

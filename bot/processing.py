@@ -7,6 +7,8 @@ meantime makes the update run again on fresh state.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -50,6 +52,7 @@ class UpdateProcessor:
         calendar: WorkingCalendar,
         clock: Clock = system_clock,
         bot_username: str = "",
+        serialize_writes: bool = False,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -57,12 +60,16 @@ class UpdateProcessor:
         self.calendar = calendar
         self.clock = clock
         self.bot_username = bot_username
+        # SQLite has one writer at a time; queueing here instead of in SQLite's busy handler
+        # (which sleeps up to 100 ms between tries) keeps many concurrent chats fast.
+        self._write_lock = asyncio.Lock() if serialize_writes else contextlib.nullcontext()
 
     async def process(self, event: Event) -> list[Reply]:
         """The replies for the acting user; [] for a redelivered update."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return await self._process_once(event)
+                async with self._write_lock:
+                    return await self._process_once(event)
             except ConcurrentUpdate:
                 log.info("update %s raced another process (attempt %s)", event.update_id, attempt)
             except IntegrityError:

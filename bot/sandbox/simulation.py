@@ -251,12 +251,18 @@ class UserSimulation:
         poll = {
             "id": self.world.next_id("5"),
             "question": question,
-            "options": [{"text": option, "voter_count": 0} for option in options],
+            "options": [
+                {"persistent_id": str(n), "text": option, "voter_count": 0}
+                for n, option in enumerate(options)
+            ],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": is_anonymous,
             "type": "regular",
             "allows_multiple_answers": False,
+            # Fields of Bot API 9.x polls that current clients (aiogram 3.31) require.
+            "allows_revoting": False,
+            "members_only": False,
         }
         return self._send(user, {"poll": poll})
 

@@ -31,7 +31,10 @@ async def postgres_schema() -> AsyncIterator[str]:
     try:
         connection = await asyncpg.connect(_dsn(POSTGRES_URL), timeout=3)
     except (OSError, asyncpg.PostgresError) as error:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+        if os.environ.get("ADUAN_REQUIRE_POSTGRES"):
+            pytest.fail(reason)  # CI promises a server: a missing one must not pass silently
+        pytest.skip(reason)
     schema = f"aduan_test_{uuid.uuid4().hex[:12]}"
     try:
         await connection.execute(f'CREATE SCHEMA "{schema}"')

@@ -1,0 +1,24 @@
+"""End-to-end fixtures: the emulator on 127.0.0.1 and settings pointing the bot at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.emulator import Emulator
+from bot.settings import Settings
+from tests.conftest import TEST_TOKEN, make_settings
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(TEST_TOKEN) as emulator:
+        yield emulator
+        assert emulator.internal_errors == []
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path, emulator: Emulator) -> Settings:
+    return make_settings(tmp_path, telegram_api_url=emulator.base_url)

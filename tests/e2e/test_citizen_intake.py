@@ -1,0 +1,169 @@
+"""A citizen files a report through the real aiogram runtime, over HTTP, against the emulator."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import aiohttp
+from sqlmodel import select
+
+from bot.sandbox.emulator import Emulator
+from bot.settings import Settings
+from storage.models import Attachment, Complaint
+from storage.unit_of_work import UnitOfWork
+from tests.conftest import make_settings
+from tests.support.live_bot import TelegramChat, inline_buttons, running_bot
+
+DESCRIPTION = (
+    "Jalan berlubang besar di depan SDN 005 Jl. Merdeka, sudah dua minggu belum diperbaiki."
+)
+SITI = 1001
+
+
+def citizen(emulator: Emulator, user_id: int = SITI, language: str = "id") -> TelegramChat:
+    emulator.add_user(user_id, "Siti", language_code=language)
+    return TelegramChat(emulator, user_id)
+
+
+async def test_a_citizen_files_a_report_with_location_and_album(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    async with running_bot(live_settings) as app:
+        await siti.say("/start", "Halo, Siti")
+        await siti.press("Laporan baru", "Langkah 1 dari 6")
+        await siti.press("Pengaduan", "Langkah 2 dari 6")
+        await siti.press("Jalan", "Langkah 3 dari 6")
+        await siti.say(DESCRIPTION, "Langkah 4 dari 6")
+        keyboard = emulator.reply_keyboard(SITI)
+        assert keyboard is not None and keyboard["keyboard"][0][0]["request_location"] is True
+        await siti.act(
+            lambda: emulator.press_reply_button(
+                SITI, "📍 Kirim lokasi saya", latitude=0.9186, longitude=104.4554
+            ),
+            "Langkah 5 dari 6",
+        )
+        assert emulator.reply_keyboard(SITI) is None
+        await siti.act(lambda: emulator.send_album(SITI, 2, caption="Lubangnya"), "2 dari 5")
+        await siti.press("Selesai (2", "Langkah 6 dari 6")
+        summary = await siti.press("Anonim", "Periksa kembali")
+        assert "0.91860" in summary["text"] and "2 berkas" in summary["text"]
+        done = await siti.press("Kirim laporan", "TPI-2026-000001")
+        assert "hari kerja" in done["text"]
+        mine = await siti.say("/mine", "Laporan Anda")
+        assert "TPI-2026-000001" in mine["text"]
+        status = await siti.say("/status TPI-2026-000001", "menunggu verifikasi")
+        assert "Laporan dikirim" in status["text"]
+        await emulator.wait_idle()
+        assert emulator.unanswered_callback_queries() == []
+        async with UnitOfWork(app.sessions) as uow:
+            complaint = (await uow.session.exec(select(Complaint))).one()
+            media = (await uow.session.exec(select(Attachment))).all()
+    assert complaint.latitude is not None and abs(complaint.latitude - 0.9186) < 1e-6
+    assert complaint.privacy == "anonymous" and complaint.description == DESCRIPTION
+    assert [a.caption for a in media] == ["Lubangnya", None]
+    commands = emulator.commands(language_code="en")
+    assert ("new", "File a new report") in [(c["command"], c["description"]) for c in commands]
+
+
+async def test_bad_input_at_every_step_is_explained_and_the_flow_goes_on(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    async with running_bot(live_settings):
+        await siti.say("/new", "Langkah 1 dari 6")
+        await siti.act(lambda: emulator.send_sticker(SITI), "stiker")
+        await siti.press("Pengaduan", "Langkah 2 dari 6")
+        await siti.say("jalan", "pilih salah satu tombol")
+        await siti.press("Jalan", "Langkah 3 dari 6")
+        await siti.say("rusak", "Terlalu pendek (5 karakter)")
+        await siti.act(lambda: emulator.send_poll(SITI, "?", ["a", "b"]), "polling")
+        await siti.say(DESCRIPTION, "Langkah 4 dari 6")
+        await siti.say("Jl", "Ketik alamat")
+        await siti.say("Jl. Merdeka No. 5, Tanjungpinang", "Langkah 5 dari 6")
+        await siti.act(lambda: emulator.send_contact(SITI), "kontak")
+        await siti.say("sudah", "Kirim foto")
+        await siti.press("Lewati", "Langkah 6 dari 6")
+        await siti.say("rahasia", "pilih salah satu tombol")
+        await siti.press("Rahasia", "Periksa kembali")
+        await siti.press("Kirim laporan", "TPI-2026-000001")
+        await emulator.wait_idle()
+
+
+async def test_a_restart_mid_flow_resumes_at_the_same_step(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    async with running_bot(live_settings):
+        await siti.say("/new", "Langkah 1 dari 6")
+        await siti.press("Aspirasi", "Langkah 2 dari 6")
+        await siti.press("Sampah", "Langkah 3 dari 6")
+    async with running_bot(live_settings):
+        await siti.say(DESCRIPTION, "Langkah 4 dari 6")
+        await siti.act(lambda: emulator.press_reply_button(SITI, "⏭ Lewati"), "Langkah 5 dari 6")
+        await siti.press("Lewati", "Langkah 6 dari 6")
+        summary = await siti.press("Biasa", "Periksa kembali")
+        assert "Aspirasi" in summary["text"] and "Sampah" in summary["text"]
+
+
+async def test_a_429_from_telegram_is_waited_out(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    async with running_bot(live_settings):
+        emulator.fail_next("sendMessage", status=429, retry_after=1)
+        await siti.say("/start", "Halo, Siti")
+    assert emulator.stats.too_many_requests >= 1 or emulator.stats.injected_faults >= 1
+
+
+async def test_english_speakers_get_english(emulator: Emulator, live_settings: Settings) -> None:
+    john = citizen(emulator, 2002, "en")
+    async with running_bot(live_settings):
+        message = await john.say("/start", "Hello, Siti")
+        assert [b["callback_data"] for b in inline_buttons(message)] == [
+            "m:new",
+            "m:mine:0",
+            "m:help",
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_checks_the_secret(emulator: Emulator, tmp_path: Path) -> None:
+    port = _free_port()
+    secret = "right-secret-0123456789"
+    settings = make_settings(
+        tmp_path,
+        telegram_api_url=emulator.base_url,
+        bot_mode="webhook",
+        webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
+        webhook_secret=secret,
+        webhook_listen=f"127.0.0.1:{port}",
+    )
+    siti = citizen(emulator)
+    async with running_bot(settings):
+        forged = {
+            "update_id": 777,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": SITI, "type": "private"},
+                "from": {"id": SITI, "is_bot": False, "first_name": "Siti"},
+                "text": "/start",
+            },
+        }
+        async with aiohttp.ClientSession() as http:
+            for header in ({"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-000000000"}, {}):
+                async with http.post(
+                    f"http://127.0.0.1:{port}/telegram/hook", json=forged, headers=header
+                ) as response:
+                    assert response.status == 401
+        assert emulator.messages(SITI) == []
+        await siti.say("/start", "Halo, Siti")  # the emulator delivers with the right secret
+        assert all(d.status == 200 for d in emulator.webhook_deliveries)
+        assert len(emulator.messages(SITI)) == 1

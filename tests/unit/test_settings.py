@@ -1,0 +1,47 @@
+"""Settings: every one documented in .env.example, and unsafe values refused at start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_documents_every_setting_and_loads() -> None:
+    example = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#?\s?([A-Z][A-Z_]+)=", example, flags=re.MULTILINE))
+    assert named == {name.upper() for name in Settings.model_fields}
+    settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.admin_ids == []
+
+
+def test_lists_and_plain_database_urls_are_understood() -> None:
+    settings = Settings(
+        _env_file=None,
+        admin_ids="11, 22 33",
+        database_url="postgresql://u@h/db",  # type: ignore[call-arg]
+    )
+    assert settings.admin_ids == [11, 22, 33]
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"tracking_prefix": "tpi-1"}, "TRACKING_PREFIX"),
+        ({"bot_mode": "webhook", "webhook_url": "https://x.example/hook"}, "WEBHOOK_SECRET"),
+        ({"bot_mode": "webhook", "webhook_secret": "s" * 20}, "WEBHOOK_URL"),
+        ({"description_min_chars": 500, "description_max_chars": 100}, "must not exceed"),
+    ],
+)
+def test_unsafe_values_fail_fast(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]
