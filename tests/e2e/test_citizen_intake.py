@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.sandbox.emulator import Emulator
 from bot.settings import Settings
-from storage.models import Attachment, Complaint
+from storage.models import Attachment, Complaint, Conversation
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import make_settings
 from tests.support.live_bot import TelegramChat, inline_buttons, running_bot
@@ -167,3 +167,71 @@ async def test_webhook_mode_checks_the_secret(emulator: Emulator, tmp_path: Path
         await siti.say("/start", "Halo, Siti")  # the emulator delivers with the right secret
         assert all(d.status == 200 for d in emulator.webhook_deliveries)
         assert len(emulator.messages(SITI)) == 1
+
+
+async def test_a_burst_of_presses_and_messages_keeps_the_draft_consistent(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    async with running_bot(live_settings) as app:
+        question = await siti.say("/new", "Langkah 1 dari 6")
+        # Three fast presses on the same question: only the first one counts.
+        for label in ("complaint", "aspiration", "information"):
+            emulator.click(SITI, question, f"i:kind:{label}")
+        await siti.expect("Langkah 2 dari 6", after=int(question["message_id"]))
+        await emulator.wait_idle()
+        category = await siti.press("Jalan", "Langkah 3 dari 6")
+        for text in ("satu", "dua", DESCRIPTION, "Jl. Merdeka No. 5, Tanjungpinang"):
+            emulator.send_text(SITI, text)
+        await siti.expect("Langkah 5 dari 6", after=int(category["message_id"]))
+        await emulator.wait_idle()
+        await siti.press("Lewati", "Langkah 6 dari 6")
+        await siti.press("Biasa", "Periksa kembali")
+        async with UnitOfWork(app.sessions) as uow:
+            state = (await uow.session.exec(select(Conversation))).one()
+    assert state.data["kind"] == "complaint"
+    assert state.data["description"] == DESCRIPTION
+    assert state.data["address"] == "Jl. Merdeka No. 5, Tanjungpinang"
+    assert state.step == "summary"
+    stale = [emulator.callback_answer(q) for q in list(emulator.world.callback_queries)]
+    assert sum(1 for answer in stale if answer and answer.get("text")) == 2
+
+
+async def test_odd_updates_do_not_disturb_the_bot(
+    emulator: Emulator, live_settings: Settings
+) -> None:
+    siti = citizen(emulator)
+    group = emulator.add_chat(-100500, "Warga RT 05")
+    async with running_bot(live_settings):
+        first = await siti.say("/start", "Halo, Siti")
+        emulator.edit_text(SITI, 1, "edited")
+        emulator.raw_update(
+            {
+                "channel_post": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": -1009, "type": "channel", "title": "c"},
+                    "text": "hi",
+                }
+            }
+        )
+        emulator.raw_update(
+            {
+                "inline_query": {
+                    "id": "1",
+                    "from": {"id": SITI, "is_bot": False, "first_name": "Siti"},
+                    "query": "x",
+                    "offset": "",
+                }
+            }
+        )
+        emulator.send_text(SITI, "/new", chat_id=group["id"])
+        await emulator.wait_for_message(
+            group["id"], predicate=lambda m: "chat pribadi" in m["text"], timeout=10
+        )
+        await siti.act(lambda: emulator.send_video(SITI), "laporan baru dengan ini")
+        await siti.act(lambda: emulator.send_voice(SITI), "laporan baru dengan ini")
+        await siti.say("/foo", "tidak saya kenal")
+        await siti.say("/help", "Cara kerja")
+        await emulator.wait_idle()
+        assert int(first["message_id"]) > 0

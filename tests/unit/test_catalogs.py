@@ -45,3 +45,13 @@ def test_user_values_are_escaped_but_markup_is_kept(translator: Translator) -> N
 def test_unknown_locales_fall_back_to_the_default(translator: Translator) -> None:
     assert translator.pick("fr", None) == "id"
     assert translator.pick(None, "en-US") == "en"
+
+
+def test_every_catalog_text_is_valid_telegram_html(translator: Translator) -> None:
+    from bot.sandbox.html_check import parse_html
+
+    for locale, catalog in translator.catalogs.items():
+        for key, template in catalog.items():
+            filled = translator(locale, key, **dict.fromkeys(placeholders(template), "<x & y>"))
+            text, _ = parse_html(filled)
+            assert "<x & y>" in text or not placeholders(template), (locale, key)
