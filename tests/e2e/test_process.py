@@ -1,4 +1,4 @@
-"""The real ``aduan run`` process against the emulator: starts, answers, stops cleanly on SIGTERM."""
+"""The real `aduan run` process against the emulator: answers, then stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
