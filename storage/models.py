@@ -84,6 +84,27 @@ class Complaint(SQLModel, table=True):
     verify_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
     version: int = 1
+    # Offline reports: who brought it in, how to reach them, and the link that lets them claim it.
+    reporter_name: str | None = Field(default=None, max_length=200)
+    reporter_contact: str | None = Field(default=None, max_length=200)
+    claim_token: str | None = Field(default=None, max_length=64, unique=True)
+    # Handling: each step's moment and the deadlines that follow from it.
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    first_response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    field_inspection: bool | None = None
+    completion_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    handed_back_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    reject_reason: str | None = Field(default=None, max_length=32)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="complaint.id")
+    # needs_info pauses the clock and remembers where to return when the citizen answers.
+    status_before_question: str | None = Field(default=None, max_length=16)
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    reopen_count: int = 0
+    verdict: str | None = Field(default=None, max_length=16)
+    rating: int | None = None
 
 
 class Attachment(SQLModel, table=True):
@@ -97,6 +118,8 @@ class Attachment(SQLModel, table=True):
     caption: str | None = Field(default=None, max_length=1024)
     size: int | None = None
     position: int = 0
+    # Media that came with a history event (a citizen's answer, the agency's follow-up).
+    event_id: int | None = Field(default=None, foreign_key="complaintevent.id", index=True)
 
 
 class ComplaintEvent(SQLModel, table=True):
@@ -112,6 +135,65 @@ class ComplaintEvent(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=16)
     text: str | None = Field(default=None, sa_type=Text)
     citizen_visible: bool = True
+
+
+class Staff(SQLModel, table=True):
+    """A city admin, agency liaison officer or viewer, known by Telegram id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    role: str = Field(max_length=16)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
+    active: bool = True
+    locale: str | None = Field(default=None, max_length=8)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+
+
+class StaffInvite(SQLModel, table=True):
+    """A one-time link that makes whoever opens it a staff member with the given role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(max_length=16)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id")
+    created_by_id: int = Field(foreign_key="staff.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    used_by: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: a message for someone other than the acting user, sent by the dispatcher.
+
+    Written in the same transaction as the change it tells about; delivered once, in order
+    per chat. ``status``: pending → sending → sent | dead | unreachable.
+    """
+
+    __table_args__ = (
+        Index("ix_notification_due", "status", "not_before"),
+        Index("ix_notification_chat_order", "chat_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    audience: str = Field(max_length=16)
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id", index=True)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id")
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    status: str = Field(default="pending", max_length=16)
+    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    last_error: str | None = Field(default=None, sa_type=Text)
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class Conversation(SQLModel, table=True):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from bot.core.events import Attachment
+from bot.core.events import Attachment, AttachmentKind
 
 CALLBACK_DATA_MAX_BYTES = 64
 
@@ -56,6 +57,27 @@ class Message:
     def __post_init__(self) -> None:
         if self.buttons and (self.reply_keys or self.remove_keys):
             raise ValueError("a message has either inline buttons or a reply keyboard")
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-safe form, for the outbox (inline buttons and media only: no reply keys)."""
+        return {
+            "text": self.text,
+            "buttons": [[asdict(b) for b in row] for row in self.buttons],
+            "media": [{**asdict(m), "kind": m.kind.value} for m in self.media],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], chat_id: int | None = None) -> Message:
+        """The message stored by ``to_payload``."""
+        return cls(
+            text=payload["text"],
+            buttons=tuple(tuple(Button(**b) for b in row) for row in payload.get("buttons", [])),
+            media=tuple(
+                Attachment(**{**m, "kind": AttachmentKind(m["kind"])})
+                for m in payload.get("media", [])
+            ),
+            chat_id=chat_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     BotCommand,
     InlineKeyboardButton,
@@ -43,7 +49,8 @@ from bot.core.replies import ClearButtons, EditMessage, Keyboard, Message, Notic
 from bot.processing import UpdateProcessor
 from bot.settings import BotMode, Settings
 from bot.telegram.commands import CommandMenu
-from bot.telegram.pipeline import RetryAfter, UpdatePipeline
+from bot.telegram.errors import Rejected, RetryAfter, Transient, Unreachable
+from bot.telegram.pipeline import UpdatePipeline
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +200,8 @@ class AiogramSender:
             )
         )
 
-    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> None:
-        """Send, edit or un-button one message."""
+    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> int | None:
+        """Send, edit or un-button one message; returns the id of a new message."""
         if isinstance(reply, ClearButtons):
             await self._call(
                 self.bot.edit_message_reply_markup(
@@ -202,7 +209,8 @@ class AiogramSender:
                 ),
                 not_modified_ok=True,
             )
-        elif isinstance(reply, EditMessage):
+            return None
+        if isinstance(reply, EditMessage):
             await self._call(
                 self.bot.edit_message_text(
                     text=reply.text,
@@ -212,10 +220,10 @@ class AiogramSender:
                 ),
                 not_modified_ok=True,
             )
-        else:
-            await self._send_message(chat_id, reply)
+            return None
+        return await self._send_message(chat_id, reply)
 
-    async def _send_message(self, chat_id: int, reply: Message) -> None:
+    async def _send_message(self, chat_id: int, reply: Message) -> int | None:
         await self._send_media(chat_id, reply.media)
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
         if reply.remove_keys:
@@ -224,7 +232,8 @@ class AiogramSender:
             markup = _keys(reply.reply_keys)
         else:
             markup = _inline(reply.buttons)
-        await self._call(self.bot.send_message(chat_id, reply.text, reply_markup=markup))
+        sent = await self._call(self.bot.send_message(chat_id, reply.text, reply_markup=markup))
+        return sent.message_id if isinstance(sent, TgMessage) else None
 
     async def _send_media(self, chat_id: int, media: tuple[Attachment, ...]) -> None:
         groupable = [m for m in media if m.kind in _MEDIA_INPUT]
@@ -245,19 +254,23 @@ class AiogramSender:
                 AttachmentKind.DOCUMENT: self.bot.send_document,
                 AttachmentKind.VOICE: self.bot.send_voice,
             }
-            send = senders[item.kind]
-            await self._call(send(chat_id, item.file_id, caption=item.caption))
+            await self._call(senders[item.kind](chat_id, item.file_id, caption=item.caption))
 
     @staticmethod
-    async def _call(request: Awaitable[Any], *, not_modified_ok: bool = False) -> None:
+    async def _call(request: Awaitable[Any], *, not_modified_ok: bool = False) -> Any:
+        """Run one API call, translating aiogram's errors into the project's."""
         try:
-            await request
+            return await request
         except TelegramRetryAfter as error:
             raise RetryAfter(error.retry_after) from error
+        except TelegramForbiddenError as error:
+            raise Unreachable(error.message) from error
+        except (TelegramServerError, TelegramNetworkError) as error:
+            raise Transient(str(error)) from error
         except TelegramBadRequest as error:
             if not_modified_ok and "not modified" in error.message:
-                return
-            raise
+                return None
+            raise Rejected(error.message) from error
 
 
 class AiogramRuntime:

@@ -16,6 +16,7 @@ Framework-free: the runtimes provide a ``ReplySender`` and turn their updates in
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -24,19 +25,12 @@ from typing import Any, Protocol
 
 from bot.core.events import Event
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
+from bot.telegram.errors import RetryAfter
 
 log = logging.getLogger(__name__)
 
 Processor = Callable[[Event], Awaitable[list[Reply]]]
 MAX_RETRY_AFTER = 60.0
-
-
-class RetryAfter(Exception):
-    """Telegram asked to wait before the next request (HTTP 429)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds} s")
-        self.seconds = seconds
 
 
 class ReplySender(Protocol):
@@ -45,8 +39,8 @@ class ReplySender(Protocol):
     async def answer_callback(self, callback_id: str, notice: Notice | None) -> None:
         """Answer a button press (Telegram shows a spinner until it is answered)."""
 
-    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> None:
-        """Send one reply; raise RetryAfter on a 429."""
+    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> int | None:
+        """Send one reply and return the new message's id; raise a DeliveryError on failure."""
 
 
 @dataclass
@@ -157,13 +151,12 @@ class UpdatePipeline:
             callback_id = event.callback_id
             await self._with_retry(lambda: self.sender.answer_callback(callback_id, notice))
         for reply in replies:
-            if not isinstance(reply, Notice):
-                target = reply.chat_id if reply.chat_id is not None else event.chat_id
-                await self._with_retry(
-                    lambda reply=reply, target=target: self.sender.send(target, reply)  # type: ignore[misc]
-                )
+            if isinstance(reply, Notice):
+                continue
+            target = reply.chat_id if reply.chat_id is not None else event.chat_id
+            await self._with_retry(functools.partial(self.sender.send, target, reply))
 
-    async def _with_retry(self, call: Callable[[], Awaitable[None]]) -> None:
+    async def _with_retry(self, call: Callable[[], Awaitable[object]]) -> None:
         for attempt in range(1, self.send_attempts + 1):
             try:
                 await call()

@@ -6,7 +6,8 @@ import asyncio
 
 from bot.core.events import Attachment, AttachmentKind, Event, Sender
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
-from bot.telegram.pipeline import RetryAfter, UpdatePipeline
+from bot.telegram.errors import RetryAfter
+from bot.telegram.pipeline import UpdatePipeline
 
 
 class RecordingSender:
@@ -20,11 +21,12 @@ class RecordingSender:
     async def answer_callback(self, callback_id: str, notice: Notice | None) -> None:
         self.answered.append((callback_id, notice.text if notice else None))
 
-    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> None:
+    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> int | None:
         if self.throttle:
             self.throttle -= 1
             raise RetryAfter(0.01)
         self.sent.append((chat_id, reply.text if isinstance(reply, Message) else "?"))
+        return len(self.sent)
 
 
 def text_event(update_id: int, chat_id: int, text: str) -> Event:
