@@ -14,6 +14,7 @@ from bot.telegram.aiogram_runtime import AiogramRuntime
 from bot.telegram.commands import CommandMenu
 from storage.database import SessionFactory, create_engine, migrate, session_factory
 from storage.reference import ReferenceCounts, load_reference_data
+from storage.staff import bootstrap_superadmins
 from storage.unit_of_work import UnitOfWork
 
 
@@ -45,6 +46,7 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> Reference
     await migrate(engine)
     async with UnitOfWork(session_factory(engine)) as uow:
         counts = await load_reference_data(session=uow.session, path=settings.reference_data)
+        await bootstrap_superadmins(session=uow.session, telegram_ids=settings.admin_ids)
         await uow.commit()
     return counts
 

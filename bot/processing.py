@@ -26,6 +26,7 @@ from handlers.router import route
 from storage.citizens import upsert_citizen
 from storage.conversations import ConcurrentUpdate, load_state, save_state
 from storage.database import SessionFactory
+from storage.staff import active_staff
 from storage.unit_of_work import UnitOfWork
 from storage.updates import already_processed, mark_processed
 
@@ -95,6 +96,11 @@ class UpdateProcessor:
                 log.info("skipping redelivered update %s", event.update_id)
                 return []
             citizen = await upsert_citizen(session=session, sender=event.user)
+            if citizen.locale is None:
+                # Notifications written by others are rendered in this language later on.
+                citizen.locale = self.translator.pick(event.user.language_code)
+                session.add(citizen)
+            staff = await active_staff(session=session, telegram_id=event.user.user_id)
             loaded = await load_state(
                 session=session, chat_id=event.chat_id, user_id=event.user.user_id, now=now
             )
@@ -105,10 +111,11 @@ class UpdateProcessor:
                 calendar=self.calendar,
                 now=now,
                 citizen=citizen,
-                locale=self.translator.pick(citizen.locale, event.user.language_code),
+                locale=self.translator.pick(citizen.locale),
                 state=loaded.state,
                 draft_expired=loaded.expired_flow == INTAKE_FLOW,
                 bot_username=self.bot_username,
+                staff=staff,
             )
             replies = await route(event, ctx)
             await save_state(

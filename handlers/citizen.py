@@ -11,6 +11,7 @@ from bot.core.tracking import normalise_code
 from handlers import intake
 from handlers.context import Context
 from handlers.menus import cancel_confirmation, main_menu, stale_button, with_menu
+from handlers.staff import join
 from storage.complaints import (
     citizen_history,
     count_citizen_complaints,
@@ -34,6 +35,8 @@ async def on_start(event: Event, ctx: Context, args: str) -> list[Reply]:
     """Greet, or open a report from a ``status_<CODE>`` deep link."""
     if args.startswith("status_"):
         return await show_status(ctx, args.removeprefix("status_"))
+    if args.startswith("join_"):
+        return await join(event, ctx, args.removeprefix("join_"))
     name = event.user.first_name or ctx.t("common.citizen")
     greeting = ctx.t("start.greeting", name=name)
     if intake.in_intake(ctx):

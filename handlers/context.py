@@ -11,7 +11,7 @@ from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
 from bot.settings import Settings
 from storage.conversations import FlowState
-from storage.models import Citizen
+from storage.models import Citizen, Staff
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Context:
     state: FlowState | None
     draft_expired: bool = False
     bot_username: str = ""
+    staff: Staff | None = None
 
     def t(self, key: str, /, **values: object) -> Markup:
         """Catalog text in the citizen's locale, user values escaped."""

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.events import Event
 from bot.core.replies import Message, Reply
-from handlers import citizen, intake
+from handlers import answers, citizen, intake, staff, staff_actions
 from handlers.context import Context
 from handlers.menus import stale_button
 
@@ -23,6 +23,13 @@ COMMANDS: dict[str, CommandHandler] = {
     "batal": citizen.on_cancel,
     "help": citizen.on_help,
     "lang": citizen.on_lang,
+    "inbox": staff.on_inbox,
+    "case": staff.on_case,
+    "staff": staff.on_staff,
+    "reply": staff_actions.on_one_line,
+    "note": staff_actions.on_one_line,
+    "progress": staff_actions.on_one_line,
+    "resolve": staff_actions.on_one_line,
 }
 
 # Commands shown in Telegram's menu (setMyCommands), with their catalog descriptions.
@@ -34,8 +41,23 @@ async def _intake_button(event: Event, ctx: Context, value: str) -> list[Reply]:
     return await intake.on_callback(event, ctx, step, choice)
 
 
+async def _staff_button(event: Event, ctx: Context, value: str) -> list[Reply]:
+    verb, _, rest = value.partition(":")
+    if verb == "case":
+        return await staff.on_case_button(event, ctx, rest)
+    if verb == "in":
+        return await staff.on_inbox_button(event, ctx, rest)
+    if verb == "off":
+        return await staff.on_off_button(event, ctx, rest)
+    if verb == "abort":
+        return await staff_actions.on_abort(event, ctx)
+    return await staff_actions.on_button(event, ctx, verb, rest)
+
+
 BUTTONS: dict[str, ButtonHandler] = {
     "i": _intake_button,
+    "s": _staff_button,
+    "c": answers.on_button,
     "m": citizen.on_menu_button,
     "x": citizen.on_cancel_button,
     "o": citizen.on_offer_button,
@@ -48,6 +70,7 @@ async def route(event: Event, ctx: Context) -> list[Reply]:
     if event.chat_type != "private":
         return [Message(ctx.t("common.private_only"))] if event.command else []
     replies: list[Reply] = []
+    staff.sync_staff_name(ctx, event.user)
     if ctx.draft_expired:
         replies.append(Message(ctx.t("intake.expired", hours=f"{ctx.settings.draft_ttl_hours:g}")))
     return [*replies, *await _dispatch(event, ctx)]
@@ -69,8 +92,16 @@ async def _dispatch(event: Event, ctx: Context) -> list[Reply]:
             if intake.in_intake(ctx)
             else [citizen.unknown_command(ctx)]
         )
-    if intake.in_intake(ctx):
-        return await intake.on_message(event, ctx)
-    if ctx.state is not None:  # an unanswered offer: new input replaces it
-        ctx.state = None
+    flow = FLOWS.get(ctx.state.flow) if ctx.state is not None else None
+    if flow is not None:
+        return await flow(event, ctx)
+    ctx.state = None  # an unanswered offer: new input replaces it
     return await citizen.on_outside_flow(event, ctx)
+
+
+# Flows that take the user's next message, by name.
+FLOWS: dict[str, Callable[[Event, Context], Awaitable[list[Reply]]]] = {
+    intake.FLOW: intake.on_message,
+    staff_actions.INPUT_FLOW: staff_actions.on_input,
+    answers.FLOW: answers.on_message,
+}

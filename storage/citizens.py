@@ -21,6 +21,9 @@ async def upsert_citizen(*, session: AsyncSession, sender: Sender) -> Citizen:
         sender.last_name,
         sender.username,
     )
+    # Writing to the bot again means they unblocked it: notifications can reach them.
+    changed = changed or not citizen.reachable
+    citizen.reachable = True
     if changed or citizen.id is None:
         citizen.first_name = sender.first_name[:128]
         citizen.last_name = sender.last_name[:128] if sender.last_name else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import ColumnElement, case, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -172,3 +174,174 @@ async def complaint_attachments(*, session: AsyncSession, complaint_id: int) -> 
         .order_by(col(Attachment.position))
     )
     return list((await session.exec(query)).all())
+
+
+async def get_complaint(
+    *, session: AsyncSession, complaint_id: int, for_update: bool = False
+) -> Complaint | None:
+    """A report by id; ``for_update`` locks it (PostgreSQL) so two officers cannot both act."""
+    query = select(Complaint).where(Complaint.id == complaint_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def get_by_code(*, session: AsyncSession, tracking_code: str) -> Complaint | None:
+    """A report by tracking code (staff use; citizens go through find_citizen_complaint)."""
+    query = select(Complaint).where(Complaint.tracking_code == tracking_code)
+    return (await session.exec(query)).first()
+
+
+def active_deadline() -> ColumnElement[datetime]:
+    """The deadline that matters in the report's current status (SQL expression)."""
+    return case(
+        (col(Complaint.status) == Status.SUBMITTED, col(Complaint.verify_due_at)),
+        (col(Complaint.status) == Status.ASSIGNED, col(Complaint.first_response_due_at)),
+        (col(Complaint.status) == Status.IN_PROGRESS, col(Complaint.completion_due_at)),
+        else_=None,
+    )
+
+
+def _inbox_filter(
+    statuses: Iterable[str], agency_id: int | None, overdue_at: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [col(Complaint.status).in_(list(statuses))]
+    if agency_id is not None:
+        conditions.append(col(Complaint.agency_id) == agency_id)
+    if overdue_at is not None:
+        conditions.append(active_deadline() < overdue_at)
+    return conditions
+
+
+async def inbox(
+    *,
+    session: AsyncSession,
+    statuses: Iterable[str],
+    agency_id: int | None,
+    overdue_at: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Complaint]]:
+    """Reports waiting for someone, oldest deadline first, with the total count."""
+    conditions = _inbox_filter(list(statuses), agency_id, overdue_at)
+    total = (
+        await session.exec(select(func.count()).select_from(Complaint).where(*conditions))
+    ).one()
+    deadline = active_deadline()
+    query = (
+        select(Complaint)
+        .where(*conditions)
+        .order_by(deadline.is_(None), deadline, col(Complaint.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), list((await session.exec(query)).all())
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(a))
+
+
+async def possible_duplicates(
+    *, session: AsyncSession, complaint: Complaint, radius_m: float = 100, days: int = 30
+) -> list[Complaint]:
+    """Same category in the last ``days``, within ``radius_m`` or at the same address."""
+    since = complaint.submitted_at - timedelta(days=days)
+    query = select(Complaint).where(
+        Complaint.category_id == complaint.category_id,
+        col(Complaint.id) != complaint.id,
+        col(Complaint.submitted_at) >= since,
+        col(Complaint.submitted_at) <= complaint.submitted_at + timedelta(days=days),
+    )
+    found = []
+    address = (complaint.address or "").strip().casefold()
+    for other in (await session.exec(query.order_by(col(Complaint.submitted_at)))).all():
+        near = (
+            None not in (complaint.latitude, complaint.longitude, other.latitude, other.longitude)
+            and distance_m(
+                complaint.latitude or 0,
+                complaint.longitude or 0,
+                other.latitude or 0,
+                other.longitude or 0,
+            )
+            <= radius_m
+        )
+        same_address = bool(address) and address == (other.address or "").strip().casefold()
+        if near or same_address:
+            found.append(other)
+    return found
+
+
+async def add_event(
+    *,
+    session: AsyncSession,
+    complaint: Complaint,
+    actor: Actor,
+    actor_id: int | None,
+    action: str,
+    from_status: str | None,
+    text: str | None,
+    citizen_visible: bool,
+    now: datetime,
+    media: tuple[Media, ...] = (),
+) -> ComplaintEvent:
+    """Append one step to the report's history (with its media) and touch the report."""
+    assert complaint.id is not None
+    event = ComplaintEvent(
+        complaint_id=complaint.id,
+        created_at=now,
+        actor=actor,
+        actor_id=actor_id,
+        action=action,
+        from_status=from_status,
+        to_status=complaint.status,
+        text=text,
+        citizen_visible=citizen_visible,
+    )
+    session.add(event)
+    await session.flush()
+    start = len(await complaint_attachments(session=session, complaint_id=complaint.id))
+    session.add_all(
+        Attachment(
+            complaint_id=complaint.id,
+            event_id=event.id,
+            kind=item.kind,
+            file_id=item.file_id,
+            file_unique_id=item.file_unique_id,
+            caption=item.caption,
+            size=item.size,
+            position=start + n,
+        )
+        for n, item in enumerate(media)
+    )
+    complaint.updated_at = now
+    complaint.version += 1
+    session.add(complaint)
+    await session.flush()
+    return event
+
+
+async def full_history(*, session: AsyncSession, complaint_id: int) -> list[ComplaintEvent]:
+    """Every history event, internal ones included, oldest first."""
+    query = (
+        select(ComplaintEvent)
+        .where(ComplaintEvent.complaint_id == complaint_id)
+        .order_by(col(ComplaintEvent.created_at), col(ComplaintEvent.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def last_event(
+    *, session: AsyncSession, complaint_id: int, action: str
+) -> ComplaintEvent | None:
+    """The latest event of one kind (e.g. the question being answered)."""
+    query = (
+        select(ComplaintEvent)
+        .where(ComplaintEvent.complaint_id == complaint_id, ComplaintEvent.action == action)
+        .order_by(col(ComplaintEvent.id).desc())
+    )
+    return (await session.exec(query)).first()

@@ -147,7 +147,6 @@ class Staff(SQLModel, table=True):
     role: str = Field(max_length=16)
     agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
     active: bool = True
-    locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
 
 
