@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.events import Attachment
-from bot.core.i18n import Markup, Translator
+from bot.core.i18n import Translator
 from bot.core.lifecycle import (
     Action,
     Actor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bot.core.events import Event
-from bot.core.lifecycle import Status
+from bot.core.lifecycle import Role, Status
 from bot.core.replies import Button, ClearButtons, EditMessage, Message, Reply
 from bot.core.tracking import normalise_code
 from handlers import intake
@@ -14,6 +14,7 @@ from handlers.menus import cancel_confirmation, main_menu, stale_button, with_me
 from handlers.staff import join
 from storage.complaints import (
     citizen_history,
+    claim_offline_report,
     count_citizen_complaints,
     find_citizen_complaint,
     list_citizen_complaints,
@@ -37,11 +38,36 @@ async def on_start(event: Event, ctx: Context, args: str) -> list[Reply]:
         return await show_status(ctx, args.removeprefix("status_"))
     if args.startswith("join_"):
         return await join(event, ctx, args.removeprefix("join_"))
+    if args.startswith("claim_"):
+        return await claim(ctx, args.removeprefix("claim_"))
     name = event.user.first_name or ctx.t("common.citizen")
     greeting = ctx.t("start.greeting", name=name)
     if intake.in_intake(ctx):
         return [Message(greeting), *await intake.ask(ctx)]
     return with_menu(ctx, greeting)
+
+
+async def claim(ctx: Context, token: str) -> list[Reply]:
+    """``/start claim_<token>``: an offline report becomes this citizen's, with notifications."""
+    assert ctx.citizen.id is not None
+    complaint = await claim_offline_report(
+        session=ctx.session, token=token, citizen_id=ctx.citizen.id, now=ctx.now
+    )
+    if complaint is None:
+        return with_menu(ctx, ctx.t("claim.invalid"))
+    return [
+        Message(ctx.t("claim.done", code=complaint.tracking_code)),
+        Message(await render_status(ctx, complaint)),
+    ]
+
+
+async def on_intake(event: Event, ctx: Context, args: str) -> list[Reply]:
+    """``/intake``: a city admin registers a walk-in, box, phone, letter … report."""
+    if ctx.staff is None or ctx.staff.role != Role.SUPERADMIN:
+        return [Message(ctx.t("staff.denied"))]
+    if ctx.state is not None and ctx.state.flow == OFFER_FLOW:
+        ctx.state = None
+    return await intake.start(ctx, offline=True)
 
 
 async def on_help(event: Event, ctx: Context, args: str) -> list[Reply]:

@@ -9,12 +9,13 @@ report, so nothing a citizen entered is lost.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import secrets
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import Any
 
 from bot.core.events import Attachment, AttachmentKind, Event
-from bot.core.lifecycle import Privacy, ReportKind
+from bot.core.lifecycle import Channel, Privacy, ReportKind, Role
 from bot.core.replies import Button, ClearButtons, KeyboardKey, Message, Reply
 from handlers.context import Context
 from handlers.menus import cancel_confirmation, close_reply_keys, main_menu, stale_button
@@ -24,7 +25,10 @@ from storage.reference import active_categories, get_category
 
 FLOW = "intake"
 STEPS = ("kind", "category", "description", "location", "attachments", "privacy", "summary")
-EDITABLE_STEPS = STEPS[:-1]
+# A city admin registering a walk-in, letter, phone … report answers two questions more.
+OFFLINE_STEPS = ("channel", "reporter", *STEPS)
+OFFLINE_CHANNELS = tuple(c for c in Channel if c is not Channel.TELEGRAM)
+REPORTER_MAX_CHARS = 200
 ADDRESS_MIN_CHARS = 5
 ADDRESS_MAX_CHARS = 500
 
@@ -38,6 +42,11 @@ def _data(ctx: Context) -> dict[str, Any]:
     return ctx.state.data
 
 
+def steps(ctx: Context) -> tuple[str, ...]:
+    """The steps of this draft: the citizen's, or the offline registration's."""
+    return OFFLINE_STEPS if _data(ctx).get("offline") else STEPS
+
+
 def in_intake(ctx: Context) -> bool:
     """Whether the chat is filing a report."""
     return ctx.state is not None and ctx.state.flow == FLOW
@@ -46,12 +55,18 @@ def in_intake(ctx: Context) -> bool:
 # --- starting and asking -------------------------------------------------------------------
 
 
-async def start(ctx: Context, attachments: list[dict[str, Any]] | None = None) -> list[Reply]:
-    """Begin a new draft, or resume the one in progress."""
+async def start(
+    ctx: Context, attachments: list[dict[str, Any]] | None = None, *, offline: bool = False
+) -> list[Reply]:
+    """Begin a new draft (`offline`: registered by a city admin), or resume the current one."""
     if in_intake(ctx):
         return [Message(ctx.t("intake.resumed")), *await ask(ctx)]
-    ctx.state = FlowState(flow=FLOW, step=STEPS[0], data={"attachments": attachments or []})
-    return [Message(ctx.t("intake.started")), *await ask(ctx)]
+    data: dict[str, Any] = {"attachments": attachments or []}
+    if offline:
+        data["offline"] = True
+    ctx.state = FlowState(flow=FLOW, step=(OFFLINE_STEPS if offline else STEPS)[0], data=data)
+    started = "intake.offline_started" if offline else "intake.started"
+    return [Message(ctx.t(started)), *await ask(ctx)]
 
 
 async def ask(ctx: Context) -> list[Reply]:
@@ -61,17 +76,38 @@ async def ask(ctx: Context) -> list[Reply]:
     replies: list[Reply] = []
     if step != "location" and _data(ctx).get("reply_keys"):
         replies.extend(close_reply_keys(ctx))
-    return [*replies, *await QUESTIONS[step](ctx)]
+    questions = await QUESTIONS[step](ctx)
+    order = steps(ctx)
+    if step != "summary" and questions and isinstance(questions[-1], Message):
+        header = ctx.t(
+            "intake.step_header",
+            n=order.index(step) + 1,
+            total=len(order) - 1,
+            name=ctx.t(f"step.{step}"),
+        )
+        last = questions[-1]
+        questions[-1] = replace(last, text=f"{header} {last.text}")
+    return [*replies, *questions]
 
 
 def _nav(ctx: Context) -> tuple[Button, ...]:
     assert ctx.state is not None
     step = ctx.state.step
     row = []
-    if STEPS.index(step) > 0 or _data(ctx).get("editing"):
+    if steps(ctx).index(step) > 0 or _data(ctx).get("editing"):
         row.append(Button(ctx.t("button.back"), _cb(step, "back")))
     row.append(Button(ctx.t("button.cancel"), _cb(step, "cancel")))
     return tuple(row)
+
+
+async def _ask_channel(ctx: Context) -> list[Reply]:
+    rows = tuple((Button(ctx.t(f"channel.{c}"), _cb("channel", c)),) for c in OFFLINE_CHANNELS)
+    return [Message(ctx.t("intake.channel.question"), buttons=(*rows, _nav(ctx)))]
+
+
+async def _ask_reporter(ctx: Context) -> list[Reply]:
+    skip = (Button(ctx.t("button.skip"), _cb("reporter", "skip")),)
+    return [Message(ctx.t("intake.reporter.question"), buttons=(skip, _nav(ctx)))]
 
 
 async def _ask_kind(ctx: Context) -> list[Reply]:
@@ -135,6 +171,8 @@ async def _ask_summary(ctx: Context) -> list[Reply]:
 
 
 QUESTIONS = {
+    "channel": _ask_channel,
+    "reporter": _ask_reporter,
     "kind": _ask_kind,
     "category": _ask_category,
     "description": _ask_description,
@@ -161,7 +199,14 @@ async def render_summary(ctx: Context) -> str:
             ctx.t("summary.address", address=data["address"]) if data.get("address") else none
         )
     attachments = data["attachments"]
-    return ctx.t(
+    offline = ""
+    if data.get("offline"):
+        offline = ctx.t(
+            "summary.offline",
+            channel=ctx.t(f"channel.{data['channel']}") if data.get("channel") else none,
+            reporter=data.get("reporter") or none,
+        )
+    return offline + ctx.t(
         "summary.text",
         kind=ctx.t(f"kind.{data['kind']}") if data.get("kind") else none,
         category=category.name(ctx.locale) if category else none,
@@ -181,7 +226,8 @@ async def _advance(ctx: Context) -> list[Reply]:
     if data.pop("editing", False):
         ctx.state.step = "summary"
     else:
-        ctx.state.step = STEPS[STEPS.index(ctx.state.step) + 1]
+        order = steps(ctx)
+        ctx.state.step = order[order.index(ctx.state.step) + 1]
     return await ask(ctx)
 
 
@@ -190,7 +236,8 @@ async def _back(ctx: Context) -> list[Reply]:
     if ctx.state.data.pop("editing", False):
         ctx.state.step = "summary"
     else:
-        ctx.state.step = STEPS[max(0, STEPS.index(ctx.state.step) - 1)]
+        order = steps(ctx)
+        ctx.state.step = order[max(0, order.index(ctx.state.step) - 1)]
     return await ask(ctx)
 
 
@@ -207,6 +254,12 @@ async def on_callback(event: Event, ctx: Context, step: str, value: str) -> list
     if value == "back":
         return [*cleared, *await _back(ctx)]
     data = ctx.state.data
+    if step == "channel" and value in set(OFFLINE_CHANNELS):
+        data["channel"] = value
+        return [*cleared, *await _advance(ctx)]
+    if step == "reporter" and value == "skip":
+        data.pop("reporter", None)
+        return [*cleared, *await _advance(ctx)]
     if step == "kind" and value in set(ReportKind):
         data["kind"] = value
         return [*cleared, *await _advance(ctx)]
@@ -232,12 +285,12 @@ async def _on_summary(ctx: Context, value: str) -> list[Reply]:
     if value == "edit":
         rows = tuple(
             (Button(ctx.t(f"step.{step}"), _cb("summary", f"goto_{step}")),)
-            for step in EDITABLE_STEPS
+            for step in steps(ctx)[:-1]
         )
         back = (Button(ctx.t("button.back_to_summary"), _cb("summary", "show")),)
         return [Message(ctx.t("intake.edit.question"), buttons=(*rows, back))]
     target = value.removeprefix("goto_")
-    if value.startswith("goto_") and target in EDITABLE_STEPS:
+    if value.startswith("goto_") and target in steps(ctx)[:-1]:
         ctx.state.step = target
         ctx.state.data["editing"] = True
     return await ask(ctx)
@@ -268,6 +321,14 @@ async def on_message(event: Event, ctx: Context) -> list[Reply]:
         return await _on_location(event, ctx, text)
     if step == "description" and text:
         return await _on_description(ctx, text)
+    if step == "reporter" and text:
+        if len(text) > REPORTER_MAX_CHARS:
+            return [
+                Message(ctx.t("intake.reporter.too_long", max=REPORTER_MAX_CHARS)),
+                *await ask(ctx),
+            ]
+        _data(ctx)["reporter"] = text
+        return await _advance(ctx)
     if event.attachments or event.location:
         return await _keep_for_later(event, ctx)
     hint = (
@@ -402,13 +463,8 @@ async def submit(ctx: Context) -> list[Reply]:
     """Store the report, or say what stops it; the draft is kept whenever it is not stored."""
     assert ctx.state is not None
     data = ctx.state.data
-    for step, key in (
-        ("kind", "kind"),
-        ("category", "category"),
-        ("description", "description"),
-        ("privacy", "privacy"),
-    ):
-        if not data.get(key):
+    for step in ("channel", "kind", "category", "description", "privacy"):
+        if step in steps(ctx) and not data.get(step):
             ctx.state.step = step
             return [Message(ctx.t("intake.missing", step=ctx.t(f"step.{step}"))), *await ask(ctx)]
     category = await get_category(session=ctx.session, category_id=int(data["category"]))
@@ -416,14 +472,14 @@ async def submit(ctx: Context) -> list[Reply]:
         ctx.state.step = "category"
         return [Message(ctx.t("intake.missing", step=ctx.t("step.category"))), *await ask(ctx)]
 
-    limit, window = ctx.settings.reports_per_day, timedelta(hours=24)
-    assert ctx.citizen.id is not None
-    recent = await submitted_since(
-        session=ctx.session, citizen_id=ctx.citizen.id, since=ctx.now - window
-    )
-    if len(recent) >= limit:
-        again = ctx.local_time(recent[len(recent) - limit] + window)
-        return [Message(ctx.t("intake.rate_limited", limit=limit, again=again)), *await ask(ctx)]
+    offline = bool(data.get("offline"))
+    if offline and (ctx.staff is None or ctx.staff.role != Role.SUPERADMIN):
+        ctx.state = None  # the admin lost the role meanwhile: the draft cannot be filed
+        return [Message(ctx.t("staff.denied"))]
+    if not offline:
+        limited = await _rate_limited(ctx)
+        if limited:
+            return [limited, *await ask(ctx)]
 
     verify_due = ctx.calendar.add_working_days(ctx.now, ctx.settings.verify_working_days)
     complaint = await add_complaint(
@@ -437,8 +493,11 @@ async def submit(ctx: Context) -> list[Reply]:
             longitude=data.get("longitude"),
             address=data.get("address"),
             attachments=media_from_data(data["attachments"]),
+            channel=Channel(data["channel"]) if offline else Channel.TELEGRAM,
+            reporter_contact=data.get("reporter") if offline else None,
+            claim_token=secrets.token_urlsafe(18) if offline else None,
         ),
-        citizen_id=ctx.citizen.id,
+        citizen_id=None if offline else ctx.citizen.id,
         prefix=ctx.settings.tracking_prefix,
         year=ctx.calendar.local(ctx.now).year,
         now=ctx.now,
@@ -446,6 +505,18 @@ async def submit(ctx: Context) -> list[Reply]:
     )
     ctx.state = None
     code = complaint.tracking_code
+    if offline:
+        link = f"https://t.me/{ctx.bot_username}?start=claim_{complaint.claim_token}"
+        return [
+            Message(
+                ctx.t(
+                    "intake.offline_submitted",
+                    code=code,
+                    link=link,
+                    deadline=ctx.local_time(verify_due),
+                )
+            )
+        ]
     text = ctx.t(
         "intake.submitted",
         code=code,
@@ -457,3 +528,16 @@ async def submit(ctx: Context) -> list[Reply]:
         *main_menu(ctx),
     )
     return [Message(text, buttons=buttons)]
+
+
+async def _rate_limited(ctx: Context) -> Message | None:
+    """The per-citizen limit on submissions (prank floods); None when within it."""
+    limit, window = ctx.settings.reports_per_day, timedelta(hours=24)
+    assert ctx.citizen.id is not None
+    recent = await submitted_since(
+        session=ctx.session, citizen_id=ctx.citizen.id, since=ctx.now - window
+    )
+    if len(recent) < limit:
+        return None
+    again = ctx.local_time(recent[len(recent) - limit] + window)
+    return Message(ctx.t("intake.rate_limited", limit=limit, again=again))

@@ -23,6 +23,7 @@ COMMANDS: dict[str, CommandHandler] = {
     "batal": citizen.on_cancel,
     "help": citizen.on_help,
     "lang": citizen.on_lang,
+    "intake": citizen.on_intake,
     "inbox": staff.on_inbox,
     "case": staff.on_case,
     "staff": staff.on_staff,

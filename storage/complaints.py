@@ -31,6 +31,8 @@ class NewComplaint:
     address: str | None = None
     attachments: tuple[Media, ...] = ()
     channel: Channel = Channel.TELEGRAM
+    reporter_contact: str | None = None
+    claim_token: str | None = None
 
 
 async def next_sequence(*, session: AsyncSession, prefix: str, year: int) -> int:
@@ -78,6 +80,8 @@ async def add_complaint(
         address=data.address,
         privacy=data.privacy,
         channel=data.channel,
+        reporter_contact=data.reporter_contact,
+        claim_token=data.claim_token,
         citizen_id=citizen_id,
         status=Status.SUBMITTED,
         submitted_at=now,
@@ -107,6 +111,7 @@ async def add_complaint(
             actor_id=citizen_id,
             action="submitted",
             to_status=Status.SUBMITTED,
+            text=None if data.channel == Channel.TELEGRAM else data.channel.value,
             citizen_visible=True,
         )
     )
@@ -345,3 +350,28 @@ async def last_event(
         .order_by(col(ComplaintEvent.id).desc())
     )
     return (await session.exec(query)).first()
+
+
+async def claim_offline_report(
+    *, session: AsyncSession, token: str, citizen_id: int, now: datetime
+) -> Complaint | None:
+    """Link an offline report to the citizen who opened its claim link (once)."""
+    query = select(Complaint).where(Complaint.claim_token == token).with_for_update()
+    complaint = (await session.exec(query)).first()
+    if complaint is None or complaint.citizen_id is not None:
+        return None
+    complaint.citizen_id, complaint.claim_token = citizen_id, None
+    session.add(complaint)
+    session.add(
+        ComplaintEvent(
+            complaint_id=complaint.id or 0,
+            created_at=now,
+            actor=Actor.CITIZEN,
+            actor_id=citizen_id,
+            action="claimed",
+            to_status=complaint.status,
+            citizen_visible=True,
+        )
+    )
+    await session.flush()
+    return complaint

@@ -207,3 +207,60 @@ async def test_anonymous_reporters_stay_hidden_from_agencies(
     for text in await outbox(app, OFFICER):
         assert "Rahasia Siti" not in text and "424242" not in text
     assert all(isinstance(r, Message) for r in officer.last)
+
+
+async def test_offline_intake_and_the_claim_link(app: App) -> None:
+    admin = Citizen(app, user_id=ADMIN, first_name="Admin")
+    await admin.say("/intake")
+    assert "Langkah 1 dari 8" in admin.text
+    await admin.press("i:channel:walk_in")
+    await admin.say("Pak Budi, 0812-3456-7890")
+    await admin.press("i:kind:complaint")
+    await admin.press("i:category:1")
+    await admin.say("Lampu jalan di Jl. Ganet mati sejak Senin malam, gelap dan rawan kecelakaan.")
+    await admin.say("Jl. Ganet, Tanjungpinang Timur")
+    await admin.press("i:attachments:done")
+    await admin.press("i:privacy:public")
+    assert "Datang langsung" in admin.text and "0812-3456-7890" in admin.text
+    await admin.press("i:summary:submit")
+    link = next(w for w in admin.text.split() if "start=claim_" in w)
+    code = next(w for w in admin.text.replace("<code>", " ").replace("</code>", " ").split()
+                if w.startswith("TPI-"))
+    registered = await complaint(app, code)
+    assert registered.channel == "walk_in" and registered.citizen_id is None
+    assert registered.reporter_contact == "Pak Budi, 0812-3456-7890"
+
+    budi = Citizen(app, user_id=3003, first_name="Budi")
+    await budi.say(f"/start {link.split('start=')[1]}")
+    assert "terhubung dengan Anda" in budi.text and code in budi.text
+    await budi.say(f"/status {code}")
+    assert "Terkirim" in budi.text
+    stranger = Citizen(app, user_id=3004)
+    await stranger.say(f"/start {link.split('start=')[1]}")
+    assert "tidak sah atau sudah dipakai" in stranger.text
+
+    await admin.press(f"s:fwdto:{registered.id}:1")
+    assert "diteruskan" in (await outbox(app, budi.user_id))[-1]
+
+
+async def test_offline_intake_is_for_city_admins_only(app: App) -> None:
+    citizen = Citizen(app, user_id=4004)
+    await citizen.say("/intake")
+    assert "tidak berwenang" in citizen.text
+
+
+async def test_a_citizen_can_answer_in_the_middle_of_a_new_draft(
+    app: App, team: tuple[Citizen, Citizen, Citizen]
+) -> None:
+    admin, _, _ = team
+    siti = Citizen(app, user_id=1005)
+    code = await file_report(siti)
+    case_id = (await complaint(app, code)).id
+    await admin.press(f"s:ask:{case_id}")
+    await admin.say("Apakah lubangnya di depan nomor 12?")
+    await siti.say("/new")
+    await siti.press("i:kind:aspiration")
+    await siti.press(f"c:ans:{case_id}")
+    await siti.say("Ya, tepat di depan nomor 12.")
+    assert "jawaban Anda" in siti.text and "Langkah 2 dari 6" in siti.text  # draft resumed
+    assert (await complaint(app, code)).status == "submitted"
