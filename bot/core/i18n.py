@@ -46,11 +46,17 @@ class Translator:
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR, *, default: str = "id") -> Translator:
-        """Read every ``<locale>.toml`` in the folder."""
-        catalogs = {}
+        """Read ``<locale>.toml`` and ``<locale>.<area>.toml`` files (one area per feature)."""
+        catalogs: dict[str, dict[str, str]] = {}
         for path in sorted(directory.glob("*.toml")):
+            locale = path.name.split(".")[0]
             with path.open("rb") as handle:
-                catalogs[path.stem] = _flatten(tomllib.load(handle))
+                entries = _flatten(tomllib.load(handle))
+            catalog = catalogs.setdefault(locale, {})
+            clash = sorted(set(catalog) & set(entries))
+            if clash:
+                raise ValueError(f"{path.name} repeats catalog entries: {', '.join(clash[:5])}")
+            catalog.update(entries)
         return cls(catalogs, default=default)
 
     @property
