@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs every run of every job at INFO: the outbox alone runs every 2 s.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     settings = _settings()
     if args.command == "migrate":
         asyncio.run(_migrate(settings))

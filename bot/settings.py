@@ -46,7 +46,25 @@ class Settings(BaseSettings):
     draft_ttl_hours: float = Field(default=48, gt=0)
     reports_per_day: int = Field(default=5, ge=1)
     verify_working_days: int = Field(default=3, ge=1)
+    # Deadlines after verification (SP4N-LAPOR! practice) and auto-close of resolved reports.
+    first_response_working_days: int = Field(default=5, ge=1)
+    completion_days: int = Field(default=14, ge=1)
+    completion_days_with_inspection: int = Field(default=60, ge=1)
+    auto_close_working_days: int = Field(default=10, ge=1)
+    # Scheduled duties: reminder lead time, the citizen's periodic update, the staff digest.
+    citizen_update_working_days: int = Field(default=5, ge=1)
+    digest_time: str = "08:00"
+    deadline_scan_minutes: float = Field(default=15, gt=0)
+    # Citizen notifications wait outside this local window (empty: no quiet hours).
+    quiet_hours: str = "21:00-07:00"
     album_wait_seconds: float = Field(default=0.8, gt=0, le=10)
+
+    # Outbox delivery (bot/outbox.py): how often the dispatcher looks for due notifications,
+    # the bot-wide send rate (Telegram allows about 30/s; more only with paid broadcasts) and
+    # how many failed attempts (5xx, timeouts) a notification gets before it is dead.
+    outbox_interval_seconds: float = Field(default=2, ge=0.05, le=300)
+    outbox_rate_per_second: float = Field(default=25, gt=0, le=1000)
+    outbox_max_attempts: int = Field(default=5, ge=1, le=50)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -67,6 +85,20 @@ class Settings(BaseSettings):
                 f"unknown timezone {value!r} (use an IANA name such as Asia/Jakarta)"
             ) from error
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_shape(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", value.strip()):
+            raise ValueError("QUIET_HOURS must look like 21:00-07:00 (or be empty)")
+        return value.strip()
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("DIGEST_TIME must look like 08:00")
+        return value.strip()
 
     @field_validator("tracking_prefix")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -174,6 +174,16 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         Index("ix_notification_due", "status", "not_before"),
         Index("ix_notification_chat_order", "chat_id", "id"),
+        # The dispatcher's claim (storage.outbox.claim_due) walks the rows in flight in id order
+        # and looks up, per chat, earlier rows in flight and the last sending; without these
+        # two each claim would scan every row ever sent.
+        Index(
+            "ix_notification_in_flight",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+        Index("ix_notification_chat_status", "chat_id", "status", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -46,6 +49,8 @@ from aiohttp import web
 
 from bot.core.events import Attachment, AttachmentKind, Event, Location, Sender
 from bot.core.replies import ClearButtons, EditMessage, Keyboard, Message, Notice, ReplyKeys
+from bot.jobs import build_scheduler, stop_scheduler
+from bot.outbox import OutboxDispatcher
 from bot.processing import UpdateProcessor
 from bot.settings import BotMode, Settings
 from bot.telegram.commands import CommandMenu
@@ -273,8 +278,13 @@ class AiogramSender:
             raise Rejected(error.message) from error
 
 
+def worker_id() -> str:
+    """Names this process in the outbox's claims: host, pid and a random part (≤ 64 chars)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 class AiogramRuntime:
-    """Runs the bot with aiogram until ``stop`` is called."""
+    """Runs the bot with aiogram until ``stop`` is called; the outbox dispatcher runs alongside."""
 
     def __init__(
         self, *, settings: Settings, processor: UpdateProcessor, menu: CommandMenu
@@ -284,6 +294,7 @@ class AiogramRuntime:
         self.menu = menu
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
+        self._on_ready: Callable[[], None] = lambda: None
 
     def stop(self) -> None:
         """Ask the runtime to finish (safe from a signal handler)."""
@@ -292,6 +303,18 @@ class AiogramRuntime:
     async def run(self) -> None:
         """Receive and answer updates until stopped; drains work in flight before returning."""
         bot = build_bot(self.settings)
+        outbox = OutboxDispatcher(
+            sessions=self.processor.sessions,
+            sender=AiogramSender(bot),
+            clock=self.processor.clock,
+            worker_id=worker_id(),
+            rate_per_second=self.settings.outbox_rate_per_second,
+            max_attempts=self.settings.outbox_max_attempts,
+        )
+        scheduler = build_scheduler(dispatcher=outbox, settings=self.settings)
+        # Notifications start once updates flow, and stop (finishing the batch in flight)
+        # before the bot's HTTP session closes.
+        self._on_ready = scheduler.start
         try:
             me = await bot.get_me()
             self.processor.bot_username = me.username or ""
@@ -310,7 +333,12 @@ class AiogramRuntime:
                 await self._run_polling(bot, dispatcher)
             await pipeline.drain()
         finally:
+            await stop_scheduler(scheduler, dispatcher=outbox)
             await bot.session.close()
+
+    def _became_ready(self) -> None:
+        self._on_ready()
+        self.ready.set()
 
     @staticmethod
     def _intercept(pipeline: UpdatePipeline, *, wait: bool) -> Callable[..., Awaitable[Any]]:
@@ -350,7 +378,7 @@ class AiogramRuntime:
                 polling_timeout=10,
             )
         )
-        self.ready.set()
+        self._became_ready()
         stop = asyncio.create_task(self._stop.wait())
         await asyncio.wait({polling, stop}, return_when=asyncio.FIRST_COMPLETED)
         if not polling.done():
@@ -378,7 +406,7 @@ class AiogramRuntime:
                 secret_token=self.settings.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES,
             )
-            self.ready.set()
+            self._became_ready()
             await self._stop.wait()
         finally:
             await runner.cleanup()

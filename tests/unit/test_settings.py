@@ -40,6 +40,9 @@ def test_lists_and_plain_database_urls_are_understood() -> None:
         ({"bot_mode": "webhook", "webhook_url": "https://x.example/hook"}, "WEBHOOK_SECRET"),
         ({"bot_mode": "webhook", "webhook_secret": "s" * 20}, "WEBHOOK_URL"),
         ({"description_min_chars": 500, "description_max_chars": 100}, "must not exceed"),
+        ({"outbox_rate_per_second": 0}, "outbox_rate_per_second"),
+        ({"outbox_max_attempts": 0}, "outbox_max_attempts"),
+        ({"outbox_interval_seconds": 0}, "outbox_interval_seconds"),
     ],
 )
 def test_unsafe_values_fail_fast(values: dict[str, object], message: str) -> None:
