@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.calendar import WorkingCalendar, load_holidays
 from bot.core.i18n import Translator
+from bot.duties import Duties
 from bot.processing import Clock, UpdateProcessor, system_clock
 from bot.settings import Settings
 from bot.telegram.aiogram_runtime import AiogramRuntime
@@ -29,6 +30,11 @@ class App:
     calendar: WorkingCalendar
     processor: UpdateProcessor
     reference: ReferenceCounts
+
+    @property
+    def duties(self) -> Duties:
+        """The scheduled duties on this app's database."""
+        return Duties(self.sessions, self.translator, self.calendar, self.settings)
 
     def aiogram_runtime(self) -> AiogramRuntime:
         """The default runtime, wired to this app's processor."""

@@ -23,15 +23,10 @@ from bot.core.lifecycle import (
 )
 from bot.core.replies import Button, Keyboard
 from handlers.context import Context
-from handlers.notify import ButtonsFor, tell_citizen, tell_staff
+from handlers.notify import ButtonsFor
 from storage.complaints import add_event, last_event
 from storage.models import Agency, Category, Citizen, Complaint, Staff
 from storage.staff import get_staff, staff_of_agency, superadmins
-
-# Deadlines from SP4N-LAPOR! practice (shared/DOMAIN.md).
-FIRST_RESPONSE_WORKING_DAYS = 5
-COMPLETION_DAYS = 14
-COMPLETION_DAYS_WITH_INSPECTION = 60
 
 
 class Denied(Exception):
@@ -104,14 +99,16 @@ async def forward(ctx: Context, complaint: Complaint, agency: Agency) -> None:
     complaint.assigned_at = ctx.now
     complaint.handed_back_at = None
     complaint.first_response_due_at = ctx.calendar.add_working_days(
-        ctx.now, FIRST_RESPONSE_WORKING_DAYS
+        ctx.now, ctx.settings.first_response_working_days
     )
     await _record(ctx, complaint, Action.FORWARD, before, text=agency.name)
     deadline = ctx.local_time(complaint.first_response_due_at)
-    await tell_citizen(ctx, complaint, "notify.forwarded", agency=agency.name, deadline=deadline)
+    await ctx.notifier.tell_citizen(
+        complaint, "notify.forwarded", agency=agency.name, deadline=deadline
+    )
     assert agency.id is not None
     officers = await staff_of_agency(session=ctx.session, agency_id=agency.id)
-    await tell_staff(ctx, officers, complaint, "staff.notify.assigned", deadline=deadline)
+    await ctx.notifier.tell_staff(officers, complaint, "staff.notify.assigned", deadline=deadline)
 
 
 async def reject(
@@ -132,8 +129,7 @@ async def reject(
     complaint.duplicate_of_id = duplicate_of.id if duplicate_of else None
     complaint.closed_at = ctx.now
     await _record(ctx, complaint, Action.REJECT, before, text=details)
-    await tell_citizen(
-        ctx,
+    await ctx.notifier.tell_citizen(
         complaint,
         "notify.rejected",
         reason=await _citizen_reason(ctx, complaint, reason),
@@ -165,8 +161,7 @@ async def ask(ctx: Context, complaint: Complaint, question: str) -> None:
     complaint.paused_at = ctx.now
     complaint.status = next_status(Action.ASK, before, None)
     await _record(ctx, complaint, Action.ASK, before, text=question)
-    reached = await tell_citizen(
-        ctx,
+    reached = await ctx.notifier.tell_citizen(
         complaint,
         "notify.question",
         question=question,
@@ -205,7 +200,7 @@ async def answer(
         [asker] if asker is not None and asker.active else await _handlers_of(ctx, complaint)
     )
     summary = text or ctx.t("staff.media_only", count=len(media))
-    await tell_staff(ctx, recipients, complaint, "staff.notify.answered", text=summary)
+    await ctx.notifier.tell_staff(recipients, complaint, "staff.notify.answered", text=summary)
 
 
 def _extend_deadline(ctx: Context, complaint: Complaint, status: Status, paused: timedelta) -> None:
@@ -232,12 +227,14 @@ async def acknowledge(ctx: Context, complaint: Complaint, field_inspection: bool
     complaint.status = next_status(Action.ACKNOWLEDGE, before, None)
     complaint.acknowledged_at = ctx.now
     complaint.field_inspection = field_inspection
-    days = COMPLETION_DAYS_WITH_INSPECTION if field_inspection else COMPLETION_DAYS
+    settings = ctx.settings
+    days = (
+        settings.completion_days_with_inspection if field_inspection else settings.completion_days
+    )
     complaint.completion_due_at = ctx.calendar.add_calendar_days(ctx.now, days)
     await _record(ctx, complaint, Action.ACKNOWLEDGE, before)
     agency = await ctx.session.get(Agency, complaint.agency_id) if complaint.agency_id else None
-    await tell_citizen(
-        ctx,
+    await ctx.notifier.tell_citizen(
         complaint,
         "notify.acknowledged",
         agency=agency.name if agency else "",
@@ -249,7 +246,7 @@ async def progress(ctx: Context, complaint: Complaint, text: str) -> None:
     """A progress update the citizen sees."""
     before = _check(ctx, complaint, Action.PROGRESS)
     await _record(ctx, complaint, Action.PROGRESS, before, text=text)
-    await tell_citizen(ctx, complaint, "notify.progress", text=text)
+    await ctx.notifier.tell_citizen(complaint, "notify.progress", text=text)
 
 
 async def note(ctx: Context, complaint: Complaint, text: str) -> None:
@@ -268,7 +265,9 @@ async def resolve(
     if complaint.acknowledged_at is None:
         complaint.acknowledged_at = ctx.now
     await _record(ctx, complaint, Action.RESOLVE, before, text=text, media=media)
-    await tell_citizen(ctx, complaint, "notify.resolved", text=text, media=media)
+    await ctx.notifier.tell_citizen(
+        complaint, "notify.resolved", text=text, media=media, buttons=verdict_buttons(complaint)
+    )
 
 
 async def hand_back(ctx: Context, complaint: Complaint, reason: str) -> None:
@@ -285,8 +284,7 @@ async def hand_back(ctx: Context, complaint: Complaint, reason: str) -> None:
         ctx.now, ctx.settings.verify_working_days
     )
     await _record(ctx, complaint, Action.HAND_BACK, before, text=reason, visible=False)
-    await tell_staff(
-        ctx,
+    await ctx.notifier.tell_staff(
         await superadmins(session=ctx.session),
         complaint,
         "staff.notify.handed_back",
@@ -321,3 +319,88 @@ async def tighten_privacy(ctx: Context, complaint: Complaint, privacy: Privacy) 
         raise Denied(Action.PRIVACY)
     complaint.privacy = privacy.value
     await _record(ctx, complaint, Action.PRIVACY, before, text=privacy.value, visible=False)
+
+
+def verdict_buttons(complaint: Complaint) -> ButtonsFor:
+    """Fixed / partly / not fixed under the follow-up; stamped with the resolution's number."""
+    round_ = complaint.reopen_count
+
+    def build(translator: Translator, locale: str) -> Keyboard:
+        return tuple(
+            (
+                Button(
+                    translator(locale, f"verdict.{choice}"), f"v:{complaint.id}:{round_}:{choice}"
+                ),
+            )
+            for choice in ("fixed", "partly", "not_fixed")
+        )
+
+    return build
+
+
+def awaits_verdict(ctx: Context, complaint: Complaint, round_: int) -> bool:
+    """Whether this citizen may still judge this resolution (once per resolution)."""
+    return (
+        complaint.citizen_id == ctx.citizen.id
+        and complaint.status == Status.RESOLVED
+        and complaint.reopen_count == round_
+    )
+
+
+async def close_with_verdict(ctx: Context, complaint: Complaint, verdict: str) -> None:
+    """Fixed or partly fixed: the citizen closes the report."""
+    before = Status(complaint.status)
+    if complaint.citizen_id != ctx.citizen.id or not may(Action.CLOSE, None, before):
+        raise Denied(Action.CLOSE)
+    complaint.status = next_status(Action.CLOSE, before, None)
+    complaint.verdict, complaint.closed_at = verdict, ctx.now
+    await _record(ctx, complaint, Action.CLOSE, before, text=verdict, actor=Actor.CITIZEN)
+    agency = complaint.agency_id
+    if agency is not None:
+        officers = await staff_of_agency(session=ctx.session, agency_id=agency)
+        await ctx.notifier.tell_staff(
+            officers, complaint, "staff.notify.closed", verdict=ctx.t(f"verdict.{verdict}")
+        )
+
+
+async def reopen(ctx: Context, complaint: Complaint, reason: str) -> None:
+    """Not fixed: back to the same agency with a fresh deadline, and the agency is told why."""
+    before = Status(complaint.status)
+    if complaint.citizen_id != ctx.citizen.id or not may(Action.REOPEN, None, before):
+        raise Denied(Action.REOPEN)
+    complaint.status = next_status(Action.REOPEN, before, None)
+    complaint.verdict = "not_fixed"
+    complaint.reopen_count += 1
+    complaint.resolved_at = complaint.acknowledged_at = complaint.completion_due_at = None
+    complaint.assigned_at = ctx.now
+    complaint.first_response_due_at = ctx.calendar.add_working_days(
+        ctx.now, ctx.settings.first_response_working_days
+    )
+    await _record(ctx, complaint, Action.REOPEN, before, text=reason, actor=Actor.CITIZEN)
+    if complaint.agency_id is not None:
+        officers = await staff_of_agency(session=ctx.session, agency_id=complaint.agency_id)
+        await ctx.notifier.tell_staff(
+            officers,
+            complaint,
+            "staff.notify.reopened",
+            reason=reason,
+            deadline=ctx.local_time(complaint.first_response_due_at),
+        )
+
+
+async def rate(ctx: Context, complaint: Complaint, rating: int, comment: str | None) -> None:
+    """The citizen's 1–5 rating of the handling, with an optional comment."""
+    if complaint.citizen_id != ctx.citizen.id or not 1 <= rating <= 5:
+        raise Denied(Action.CLOSE)
+    complaint.rating = rating
+    await add_event(
+        session=ctx.session,
+        complaint=complaint,
+        actor=Actor.CITIZEN,
+        actor_id=ctx.citizen.id,
+        action="rate",
+        from_status=complaint.status,
+        text=f"{'★' * rating}" + (f" {comment}" if comment else ""),
+        citizen_visible=True,
+        now=ctx.now,
+    )

@@ -9,7 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
+from bot.core.quiet_hours import QuietHours
 from bot.settings import Settings
+from handlers.notify import Notifier
 from storage.conversations import FlowState
 from storage.models import Citizen, Staff
 
@@ -29,6 +31,17 @@ class Context:
     draft_expired: bool = False
     bot_username: str = ""
     staff: Staff | None = None
+
+    @property
+    def notifier(self) -> Notifier:
+        """Queues messages to others in this update's transaction."""
+        return Notifier(
+            session=self.session,
+            translator=self.translator,
+            now=self.now,
+            quiet_hours=QuietHours.parse(self.settings.quiet_hours, self.calendar.timezone),
+            acting_staff_id=self.staff.id if self.staff else None,
+        )
 
     def t(self, key: str, /, **values: object) -> Markup:
         """Catalog text in the citizen's locale, user values escaped."""

@@ -1,13 +1,21 @@
-"""Telling someone other than the acting user: rendered in their language, sent via the outbox."""
+"""Telling someone other than the acting user: rendered in their language, sent via the outbox.
+
+Used by handlers (through ``Context.notifier``) and by the scheduled routines alike. Citizen
+notifications respect quiet hours (they wait until the window ends); staff ones do not.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.events import Attachment
 from bot.core.i18n import Translator
+from bot.core.quiet_hours import QuietHours
 from bot.core.replies import Button, Keyboard, Message
-from handlers.context import Context
 from storage.models import Citizen, Complaint, Staff
 from storage.outbox import Audience, enqueue
 from storage.staff import locale_of
@@ -15,37 +23,103 @@ from storage.staff import locale_of
 ButtonsFor = Callable[[Translator, str], Keyboard]
 
 
-async def tell_citizen(
-    ctx: Context,
-    complaint: Complaint,
-    key: str,
-    *,
-    buttons: ButtonsFor | None = None,
-    media: tuple[Attachment, ...] = (),
-    dedupe_key: str | None = None,
-    **values: object,
-) -> bool:
-    """Queue a message to the report's citizen; False when nobody can be reached on Telegram."""
-    if complaint.citizen_id is None:
-        return False
-    citizen = await ctx.session.get(Citizen, complaint.citizen_id)
-    if citizen is None or citizen.telegram_id is None:
-        return False
-    locale = ctx.translator.pick(citizen.locale)
-    text = ctx.translator(locale, key, code=complaint.tracking_code, **values)
-    await enqueue(
-        session=ctx.session,
-        chat_id=citizen.telegram_id,
-        message=Message(
-            text, buttons=buttons(ctx.translator, locale) if buttons else (), media=media
-        ),
-        audience=Audience.CITIZEN,
-        now=ctx.now,
-        complaint_id=complaint.id,
-        citizen_id=citizen.id,
-        dedupe_key=dedupe_key,
-    )
-    return True
+@dataclass(frozen=True)
+class Localized:
+    """A catalog entry used as a value: rendered in each recipient's own language."""
+
+    key: str
+
+
+def _values(translator: Translator, locale: str, values: dict[str, object]) -> dict[str, object]:
+    return {
+        name: translator(locale, value.key) if isinstance(value, Localized) else value
+        for name, value in values.items()
+    }
+
+
+@dataclass
+class Notifier:
+    """Queues notifications inside the caller's transaction."""
+
+    session: AsyncSession
+    translator: Translator
+    now: datetime
+    quiet_hours: QuietHours | None = None
+    acting_staff_id: int | None = None
+
+    async def citizen_locale(self, complaint: Complaint) -> str:
+        """The language the report's citizen reads."""
+        citizen = (
+            await self.session.get(Citizen, complaint.citizen_id) if complaint.citizen_id else None
+        )
+        return self.translator.pick(citizen.locale if citizen else None)
+
+    async def tell_citizen(
+        self,
+        complaint: Complaint,
+        key: str,
+        *,
+        buttons: ButtonsFor | None = None,
+        media: tuple[Attachment, ...] = (),
+        dedupe_key: str | None = None,
+        **values: object,
+    ) -> bool:
+        """Queue a message to the report's citizen; False when nobody is reachable on Telegram."""
+        if complaint.citizen_id is None:
+            return False
+        citizen = await self.session.get(Citizen, complaint.citizen_id)
+        if citizen is None or citizen.telegram_id is None:
+            return False
+        locale = self.translator.pick(citizen.locale)
+        text = self.translator(
+            locale, key, code=complaint.tracking_code, **_values(self.translator, locale, values)
+        )
+        keyboard = buttons(self.translator, locale) if buttons else ()
+        not_before = self.quiet_hours.next_allowed(self.now) if self.quiet_hours else self.now
+        await enqueue(
+            session=self.session,
+            chat_id=citizen.telegram_id,
+            message=Message(text, buttons=keyboard, media=media),
+            audience=Audience.CITIZEN,
+            now=self.now,
+            not_before=not_before,
+            complaint_id=complaint.id,
+            citizen_id=citizen.id,
+            dedupe_key=dedupe_key,
+        )
+        return True
+
+    async def tell_staff(
+        self,
+        recipients: Iterable[Staff],
+        complaint: Complaint | None,
+        key: str,
+        *,
+        dedupe_key: str | None = None,
+        **values: object,
+    ) -> None:
+        """Queue a message to each staff member but the acting one (with an Open button)."""
+        for staff in recipients:
+            if self.acting_staff_id is not None and staff.id == self.acting_staff_id:
+                continue
+            locale = self.translator.pick(
+                await locale_of(session=self.session, telegram_id=staff.telegram_id)
+            )
+            code = complaint.tracking_code if complaint else ""
+            text = self.translator(
+                locale, key, code=code, **_values(self.translator, locale, values)
+            )
+            keyboard = open_case_button(complaint)(self.translator, locale) if complaint else ()
+            await enqueue(
+                session=self.session,
+                chat_id=staff.telegram_id,
+                message=Message(text, buttons=keyboard),
+                audience=Audience.STAFF,
+                now=self.now,
+                complaint_id=complaint.id if complaint else None,
+                staff_id=staff.id,
+                dedupe_key=f"{dedupe_key}:{staff.id}" if dedupe_key else None,
+            )
 
 
 def open_case_button(complaint: Complaint) -> ButtonsFor:
@@ -56,29 +130,3 @@ def open_case_button(complaint: Complaint) -> ButtonsFor:
         return ((Button(label, f"s:case:{complaint.id}"),),)
 
     return build
-
-
-async def tell_staff(
-    ctx: Context,
-    recipients: Iterable[Staff],
-    complaint: Complaint,
-    key: str,
-    **values: object,
-) -> None:
-    """Queue a message to each staff member (except the one acting), with an Open button."""
-    for staff in recipients:
-        if ctx.staff is not None and staff.id == ctx.staff.id:
-            continue
-        locale = ctx.translator.pick(
-            await locale_of(session=ctx.session, telegram_id=staff.telegram_id)
-        )
-        text = ctx.translator(locale, key, code=complaint.tracking_code, **values)
-        await enqueue(
-            session=ctx.session,
-            chat_id=staff.telegram_id,
-            message=Message(text, buttons=open_case_button(complaint)(ctx.translator, locale)),
-            audience=Audience.STAFF,
-            now=ctx.now,
-            complaint_id=complaint.id,
-            staff_id=staff.id,
-        )

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.events import Event
 from bot.core.replies import Message, Reply
-from handlers import answers, citizen, intake, staff, staff_actions
+from handlers import answers, citizen, intake, staff, staff_actions, verdict
 from handlers.context import Context
 from handlers.menus import stale_button
 
@@ -59,6 +59,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "i": _intake_button,
     "s": _staff_button,
     "c": answers.on_button,
+    "v": verdict.on_button,
     "m": citizen.on_menu_button,
     "x": citizen.on_cancel_button,
     "o": citizen.on_offer_button,
@@ -105,4 +106,5 @@ FLOWS: dict[str, Callable[[Event, Context], Awaitable[list[Reply]]]] = {
     intake.FLOW: intake.on_message,
     staff_actions.INPUT_FLOW: staff_actions.on_input,
     answers.FLOW: answers.on_message,
+    verdict.FLOW: verdict.on_message,
 }

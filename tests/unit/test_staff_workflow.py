@@ -43,7 +43,9 @@ async def outbox(app: App, chat_id: int | None = None) -> list[str]:
 
 async def complaint(app: App, code: str) -> Complaint:
     async with UnitOfWork(app.sessions) as uow:
-        found = (await uow.session.exec(select(Complaint).where(Complaint.tracking_code == code))).one()
+        found = (
+            await uow.session.exec(select(Complaint).where(Complaint.tracking_code == code))
+        ).one()
         return found
 
 
@@ -78,7 +80,9 @@ async def test_an_invitation_works_once_and_names_the_link(app: App) -> None:
     assert "tidak dikenal" in admin.text and "pupr" in admin.text
 
 
-async def test_only_superadmins_manage_staff(app: App, team: tuple[Citizen, Citizen, Citizen]) -> None:
+async def test_only_superadmins_manage_staff(
+    app: App, team: tuple[Citizen, Citizen, Citizen]
+) -> None:
     _, officer, _ = team
     await officer.say("/staff invite superadmin")
     assert "tidak berwenang" in officer.text
@@ -130,13 +134,34 @@ async def test_the_whole_route_from_submission_to_follow_up(
     final = await complaint(app, code)
     assert final.status == "resolved" and final.completion_due_at is not None
     texts = await outbox(app, siti.user_id)
-    markers = ["diteruskan", "Petugas bertanya", "sedang menangani", "Perkembangan", "sudah ditambal"]
+    markers = [
+        "diteruskan",
+        "Petugas bertanya",
+        "sedang menangani",
+        "Perkembangan",
+        "sudah ditambal",
+    ]
     assert [next(m for m in markers if m in t) for t in texts] == markers
     async with UnitOfWork(app.sessions) as uow:
-        actions = [e.action for e in (await uow.session.exec(
-            select(ComplaintEvent).where(ComplaintEvent.complaint_id == final.id)
-            .order_by(col(ComplaintEvent.id)))).all()]
-    assert actions == ["submitted", "forward", "ask", "answer", "acknowledge", "progress", "resolve"]
+        actions = [
+            e.action
+            for e in (
+                await uow.session.exec(
+                    select(ComplaintEvent)
+                    .where(ComplaintEvent.complaint_id == final.id)
+                    .order_by(col(ComplaintEvent.id))
+                )
+            ).all()
+        ]
+    assert actions == [
+        "submitted",
+        "forward",
+        "ask",
+        "answer",
+        "acknowledge",
+        "progress",
+        "resolve",
+    ]
 
 
 async def test_hand_back_returns_the_report_to_the_city_admins(
@@ -168,7 +193,10 @@ async def test_reject_as_duplicate_links_the_original(
     assert "Tidak ada laporan lain" in admin.text
     await admin.say(first)
     rejected = await complaint(app, second)
-    assert rejected.status == "rejected" and rejected.duplicate_of_id == (await complaint(app, first)).id
+    assert (
+        rejected.status == "rejected"
+        and rejected.duplicate_of_id == (await complaint(app, first)).id
+    )
     assert first in (await outbox(app, siti.user_id))[-1]
 
 
@@ -224,8 +252,11 @@ async def test_offline_intake_and_the_claim_link(app: App) -> None:
     assert "Datang langsung" in admin.text and "0812-3456-7890" in admin.text
     await admin.press("i:summary:submit")
     link = next(w for w in admin.text.split() if "start=claim_" in w)
-    code = next(w for w in admin.text.replace("<code>", " ").replace("</code>", " ").split()
-                if w.startswith("TPI-"))
+    code = next(
+        w
+        for w in admin.text.replace("<code>", " ").replace("</code>", " ").split()
+        if w.startswith("TPI-")
+    )
     registered = await complaint(app, code)
     assert registered.channel == "walk_in" and registered.citizen_id is None
     assert registered.reporter_contact == "Pak Budi, 0812-3456-7890"
