@@ -106,4 +106,16 @@ class Notice:
     alert: bool = False
 
 
-Reply = Message | EditMessage | ClearButtons | Notice
+@dataclass(frozen=True)
+class Upload:
+    """A file the bot made (an export, a chart), sent as a document or, if ``as_photo``, a photo."""
+
+    filename: str
+    data: bytes
+    caption: str = ""
+    as_photo: bool = False
+    chat_id: int | None = None
+
+
+Reply = Message | EditMessage | ClearButtons | Notice | Upload
+Sendable = Message | EditMessage | ClearButtons | Upload

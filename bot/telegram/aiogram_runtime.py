@@ -29,6 +29,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaDocument,
@@ -48,7 +49,16 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.core.events import Attachment, AttachmentKind, Event, Location, Sender
-from bot.core.replies import ClearButtons, EditMessage, Keyboard, Message, Notice, ReplyKeys
+from bot.core.replies import (
+    ClearButtons,
+    EditMessage,
+    Keyboard,
+    Message,
+    Notice,
+    ReplyKeys,
+    Sendable,
+    Upload,
+)
 from bot.jobs import build_scheduler, stop_scheduler
 from bot.outbox import OutboxDispatcher
 from bot.processing import UpdateProcessor
@@ -205,8 +215,13 @@ class AiogramSender:
             )
         )
 
-    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> int | None:
+    async def send(self, chat_id: int, reply: Sendable) -> int | None:
         """Send, edit or un-button one message; returns the id of a new message."""
+        if isinstance(reply, Upload):
+            upload = BufferedInputFile(reply.data, filename=reply.filename)
+            send = self.bot.send_photo if reply.as_photo else self.bot.send_document
+            sent = await self._call(send(chat_id, upload, caption=reply.caption or None))
+            return sent.message_id if isinstance(sent, TgMessage) else None
         if isinstance(reply, ClearButtons):
             await self._call(
                 self.bot.edit_message_reply_markup(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bot.core.events import Event
-from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
+from bot.core.replies import Notice, Reply, Sendable
 from bot.telegram.errors import RetryAfter
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class ReplySender(Protocol):
     async def answer_callback(self, callback_id: str, notice: Notice | None) -> None:
         """Answer a button press (Telegram shows a spinner until it is answered)."""
 
-    async def send(self, chat_id: int, reply: Message | EditMessage | ClearButtons) -> int | None:
+    async def send(self, chat_id: int, reply: Sendable) -> int | None:
         """Send one reply and return the new message's id; raise a DeliveryError on failure."""
 
 
