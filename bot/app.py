@@ -39,7 +39,10 @@ class App:
     def aiogram_runtime(self) -> AiogramRuntime:
         """The default runtime, wired to this app's processor."""
         return AiogramRuntime(
-            settings=self.settings, processor=self.processor, menu=CommandMenu(self.translator)
+            settings=self.settings,
+            processor=self.processor,
+            menu=CommandMenu(self.translator),
+            duties=self.duties,
         )
 
     async def close(self) -> None:

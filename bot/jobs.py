@@ -1,4 +1,4 @@
-"""Scheduled jobs (APScheduler 3, in memory): today the outbox dispatcher.
+"""Scheduled jobs (APScheduler 3, in memory): the outbox dispatcher and the duties.
 
 Job stores are never shared between processes: each process keeps its jobs in memory and the
 work they do is found in the database (due rows, claimed atomically), which is what lets
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.duties import Duties
 from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 
@@ -24,9 +27,17 @@ OUTBOX_JOB = "outbox"
 RUN_SHARE_OF_INTERVAL = 0.9
 
 
-def build_scheduler(*, dispatcher: OutboxDispatcher, settings: Settings) -> AsyncIOScheduler:
-    """A scheduler (not started) that runs the outbox dispatcher every few seconds."""
+def build_scheduler(
+    *,
+    dispatcher: OutboxDispatcher,
+    settings: Settings,
+    duties: Duties | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AsyncIOScheduler:
+    """A scheduler (not started): the outbox every few seconds, the duties on their cadence."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    if duties is not None:
+        _add_duties(scheduler, duties, settings, clock)
     interval = settings.outbox_interval_seconds
     scheduler.add_job(
         dispatcher.run_until_idle,
@@ -41,6 +52,42 @@ def build_scheduler(*, dispatcher: OutboxDispatcher, settings: Settings) -> Asyn
         next_run_time=datetime.now(UTC),
     )
     return scheduler
+
+
+def _add_duties(
+    scheduler: AsyncIOScheduler,
+    duties: Duties,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """Each duty with the clock's "now"; cadence from the settings (digest at local time)."""
+    every = settings.deadline_scan_minutes
+
+    def run(duty: Callable[[datetime], Awaitable[int]]) -> Callable[[], Awaitable[int]]:
+        async def job() -> int:
+            return await duty(clock())
+
+        return job
+
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    for name, duty, minutes in (
+        ("scan_deadlines", duties.scan_deadlines, every),
+        ("auto_close", duties.auto_close, every),
+        ("expire_drafts", duties.expire_drafts, every),
+        ("citizen_updates", duties.send_citizen_updates, 60),
+    ):
+        scheduler.add_job(run(duty), "interval", minutes=minutes, id=name, name=name, **common)
+    hour, minute = (int(part) for part in settings.digest_time.split(":"))
+    scheduler.add_job(
+        run(duties.send_digests),
+        "cron",
+        hour=hour,
+        minute=minute,
+        timezone=ZoneInfo(settings.timezone),
+        id="digest",
+        name="staff digest",
+        **common,
+    )
 
 
 async def stop_scheduler(

@@ -59,6 +59,7 @@ from bot.core.replies import (
     Sendable,
     Upload,
 )
+from bot.duties import Duties
 from bot.jobs import build_scheduler, stop_scheduler
 from bot.outbox import OutboxDispatcher
 from bot.processing import UpdateProcessor
@@ -302,11 +303,17 @@ class AiogramRuntime:
     """Runs the bot with aiogram until ``stop`` is called; the outbox dispatcher runs alongside."""
 
     def __init__(
-        self, *, settings: Settings, processor: UpdateProcessor, menu: CommandMenu
+        self,
+        *,
+        settings: Settings,
+        processor: UpdateProcessor,
+        menu: CommandMenu,
+        duties: Duties | None = None,
     ) -> None:
         self.settings = settings
         self.processor = processor
         self.menu = menu
+        self.duties = duties
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self._on_ready: Callable[[], None] = lambda: None
@@ -326,7 +333,12 @@ class AiogramRuntime:
             rate_per_second=self.settings.outbox_rate_per_second,
             max_attempts=self.settings.outbox_max_attempts,
         )
-        scheduler = build_scheduler(dispatcher=outbox, settings=self.settings)
+        scheduler = build_scheduler(
+            dispatcher=outbox,
+            settings=self.settings,
+            duties=self.duties,
+            clock=self.processor.clock,
+        )
         # Notifications start once updates flow, and stop (finishing the batch in flight)
         # before the bot's HTTP session closes.
         self._on_ready = scheduler.start

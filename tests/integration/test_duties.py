@@ -143,3 +143,27 @@ async def test_morning_digest_once_a_day(app: App) -> None:
     await app.duties.send_digests(at(1, 8, 5))
     digests = [t for t in await texts(app, ADMIN) if "Ringkasan harian" in t]
     assert len(digests) == 1 and "Baru: 1" in digests[0]
+
+
+async def test_the_scheduler_runs_every_duty(app: App) -> None:
+    from bot.jobs import build_scheduler
+    from bot.outbox import OutboxDispatcher
+
+    class NoSender:
+        async def send(self, chat_id: int, reply: object) -> int | None:
+            raise AssertionError("nothing is sent here")
+
+    dispatcher = OutboxDispatcher(
+        sessions=app.sessions, sender=NoSender(), clock=FakeClock(), worker_id="test"
+    )
+    scheduler = build_scheduler(dispatcher=dispatcher, settings=app.settings, duties=app.duties)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {
+        "outbox",
+        "scan_deadlines",
+        "auto_close",
+        "expire_drafts",
+        "citizen_updates",
+        "digest",
+    }
+    assert str(jobs["digest"].trigger) == "cron[hour='8', minute='0']"
