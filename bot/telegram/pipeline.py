@@ -7,8 +7,9 @@
   gathered (until ``album_wait`` seconds pass with no new item) into one event, so the flow
   accepts or refuses the album as a whole. The album keeps its place in the chat's order.
   An album still gathering when the process dies is lost with it; the window is under a second.
-- Sending: every button press is answered; a 429 is waited out (``retry_after``) and retried;
-  any other refusal of one reply is logged and the rest are still sent.
+- Sending: every button press is answered; a 429 is waited out (``retry_after``) and a 5xx or
+  timeout retried after a short backoff; any other refusal of one reply is logged and the rest
+  are still sent.
 
 Framework-free: the runtimes provide a ``ReplySender`` and turn their updates into ``Event``s.
 """
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 from bot.core.events import Event
 from bot.core.replies import Notice, Reply, Sendable
-from bot.telegram.errors import RetryAfter
+from bot.telegram.errors import RetryAfter, Transient
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class UpdatePipeline:
             await self._with_retry(functools.partial(self.sender.send, target, reply))
 
     async def _with_retry(self, call: Callable[[], Awaitable[object]]) -> None:
+        """429: wait as told; 5xx / timeouts: back off briefly; anything else is not retried."""
         for attempt in range(1, self.send_attempts + 1):
             try:
                 await call()
@@ -164,10 +166,13 @@ class UpdatePipeline:
             except RetryAfter as pause:
                 log.warning("Telegram asked to wait %s s (attempt %s)", pause.seconds, attempt)
                 await asyncio.sleep(min(pause.seconds, MAX_RETRY_AFTER))
+            except Transient as error:
+                log.warning("Telegram failed (%s); retrying (attempt %s)", error, attempt)
+                await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
             except Exception:
                 log.exception("a reply was refused; continuing with the next one")
                 return
-        log.error("a reply was dropped after %s attempts of 429", self.send_attempts)
+        log.error("a reply was dropped after %s attempts", self.send_attempts)
 
     async def drain(self) -> None:
         """Wait until every submitted event (albums included) is processed and answered."""

@@ -125,3 +125,18 @@ async def running_app(settings: Settings, clock: FakeClock | None = None) -> Asy
         yield app
     finally:
         await app.close()
+
+
+class RunningClock:
+    """A clock that runs at real speed from a chosen start, and can jump ahead (for live bots,
+    whose rate limits need time to pass)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.offset = (start or FakeClock().now) - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def jump_to(self, moment: datetime) -> None:
+        """Continue from ``moment``."""
+        self.offset = moment - datetime.now(UTC)

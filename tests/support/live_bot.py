@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import App, build_app
+from bot.processing import Clock, system_clock
 from bot.sandbox.emulator import Emulator
 from bot.settings import Settings
 
@@ -16,9 +17,9 @@ WAIT = 10.0
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[App]:
+async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[App]:
     """Build the app and run the aiogram runtime until the block ends (then drain and stop)."""
-    app = await build_app(settings)
+    app = await build_app(settings, clock=clock)
     runtime = app.aiogram_runtime()
     task = asyncio.create_task(runtime.run())
     ready = asyncio.create_task(runtime.ready.wait())
