@@ -25,6 +25,7 @@ COMMANDS: dict[str, CommandHandler] = {
     "lang": citizen.on_lang,
     "intake": citizen.on_intake,
     "inbox": staff.on_inbox,
+    "outbox": staff.on_outbox,
     "case": staff.on_case,
     "staff": staff.on_staff,
     "reply": staff_actions.on_one_line,

@@ -17,6 +17,7 @@ from handlers.case_card import render_card
 from handlers.context import Context
 from storage.complaints import get_by_code, get_complaint, inbox
 from storage.models import Agency, Category, Complaint
+from storage.outbox import count_by_status, dead_notifications
 from storage.staff import create_invite, get_staff, list_staff, redeem_invite
 
 INVITE_TTL = timedelta(hours=72)
@@ -139,6 +140,10 @@ async def inbox_page(
         rows.append((Button(complaint.tracking_code, f"s:case:{complaint.id}"),))
     if not items:
         lines.append(ctx.t("staff.inbox_empty"))
+    if role is Role.SUPERADMIN:
+        dead = (await count_by_status(session=ctx.session)).get("dead", 0)
+        if dead:
+            lines.append(ctx.t("staff.inbox_dead", count=dead))
     rows.append(
         (
             Button(ctx.t("staff.view.all"), "s:in:all:0"),
@@ -153,6 +158,39 @@ async def inbox_page(
     if nav:
         rows.append(tuple(nav))
     return "\n".join(lines), tuple(rows)
+
+
+async def on_outbox(event: Event, ctx: Context, args: str) -> list[Reply]:
+    """``/outbox``: delivery health, and the notifications given up on (superadmins)."""
+    if ctx.staff is None or ctx.staff.role != Role.SUPERADMIN:
+        return denied(ctx)
+    counts = await count_by_status(session=ctx.session)
+    lines = [
+        ctx.t(
+            "staff.outbox_header",
+            pending=counts.get("pending", 0) + counts.get("sending", 0),
+            sent=counts.get("sent", 0),
+            dead=counts.get("dead", 0),
+            unreachable=counts.get("unreachable", 0),
+        )
+    ]
+    for row in await dead_notifications(session=ctx.session, limit=10):
+        complaint = (
+            await get_complaint(session=ctx.session, complaint_id=row.complaint_id)
+            if row.complaint_id
+            else None
+        )
+        lines.append(
+            ctx.t(
+                "staff.outbox_dead",
+                chat=row.chat_id,
+                when=ctx.local_time(row.created_at),
+                code=complaint.tracking_code if complaint else "—",
+                error=(row.last_error or "")[:120],
+                attempts=row.attempts,
+            )
+        )
+    return [Message("\n".join(lines))]
 
 
 async def on_inbox_button(event: Event, ctx: Context, rest: str) -> list[Reply]:

@@ -391,3 +391,14 @@ async def test_concurrent_claims_never_hand_out_a_row_twice(
     found = await rows(sessions)
     owners = {n.claimed_by for n in found.values() if n.status == "sending"}
     assert len(owners) == 8
+
+
+async def test_a_duty_lock_is_held_by_one_process_at_a_time(engine: AsyncEngine) -> None:
+    from storage.locks import try_singleton
+
+    sessions = session_factory(engine)
+    async with UnitOfWork(sessions) as first, UnitOfWork(sessions) as second:
+        assert await try_singleton(session=first.session, name="scan")
+        expected = engine.dialect.name != "postgresql"  # SQLite: one process, nothing to take
+        assert await try_singleton(session=second.session, name="scan") is expected
+        assert await try_singleton(session=second.session, name="other")

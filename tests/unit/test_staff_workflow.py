@@ -295,3 +295,24 @@ async def test_a_citizen_can_answer_in_the_middle_of_a_new_draft(
     await siti.say("Ya, tepat di depan nomor 12.")
     assert "jawaban Anda" in siti.text and "Langkah 2 dari 6" in siti.text  # draft resumed
     assert (await complaint(app, code)).status == "submitted"
+
+
+async def test_undeliverable_notifications_are_shown_to_city_admins(
+    app: App, team: tuple[Citizen, Citizen, Citizen]
+) -> None:
+    admin, officer, _ = team
+    code = await file_report(Citizen(app, user_id=1006))
+    await admin.press(f"s:fwdto:{(await complaint(app, code)).id}:1")
+    async with UnitOfWork(app.sessions) as uow:
+        row = (
+            await uow.session.exec(select(Notification).where(Notification.chat_id == OFFICER))
+        ).one()
+        row.status, row.last_error, row.attempts = "dead", "Internal Server Error", 5
+        uow.session.add(row)
+        await uow.commit()
+    await admin.say("/inbox")
+    assert "1 pemberitahuan gagal terkirim" in admin.text
+    await admin.say("/outbox")
+    assert "gagal: 1" in admin.text and code in admin.text and "Internal Server Error" in admin.text
+    await officer.say("/outbox")
+    assert "tidak berwenang" in officer.text
