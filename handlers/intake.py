@@ -10,46 +10,36 @@ report, so nothing a citizen entered is lost.
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from bot.core.events import Attachment, AttachmentKind, Event
 from bot.core.lifecycle import Channel, Privacy, ReportKind, Role
-from bot.core.replies import Button, ClearButtons, KeyboardKey, Message, Reply
+from bot.core.replies import Button, ClearButtons, Message, Reply
 from handlers.context import Context
-from handlers.menus import cancel_confirmation, close_reply_keys, main_menu, stale_button
+from handlers.intake_questions import (
+    FLOW,
+    OFFLINE_CHANNELS,
+    OFFLINE_STEPS,
+    REPORTER_MAX_CHARS,
+    STEPS,
+    ask,
+    cb,
+    draft,
+    in_intake,
+    render_summary,
+    steps,
+)
+from handlers.menus import cancel_confirmation, main_menu, stale_button
 from storage.complaints import NewComplaint, add_complaint, submitted_since
 from storage.conversations import FlowState
-from storage.reference import active_categories, get_category
+from storage.reference import get_category
 
-FLOW = "intake"
-STEPS = ("kind", "category", "description", "location", "attachments", "privacy", "summary")
-# A city admin registering a walk-in, letter, phone … report answers two questions more.
-OFFLINE_STEPS = ("channel", "reporter", *STEPS)
-OFFLINE_CHANNELS = tuple(c for c in Channel if c is not Channel.TELEGRAM)
-REPORTER_MAX_CHARS = 200
+__all__ = ["FLOW", "OFFLINE_STEPS", "STEPS", "ask", "in_intake", "render_summary", "steps"]
+
 ADDRESS_MIN_CHARS = 5
 ADDRESS_MAX_CHARS = 500
-
-
-def _cb(step: str, value: str) -> str:
-    return f"i:{step}:{value}"
-
-
-def _data(ctx: Context) -> dict[str, Any]:
-    assert ctx.state is not None
-    return ctx.state.data
-
-
-def steps(ctx: Context) -> tuple[str, ...]:
-    """The steps of this draft: the citizen's, or the offline registration's."""
-    return OFFLINE_STEPS if _data(ctx).get("offline") else STEPS
-
-
-def in_intake(ctx: Context) -> bool:
-    """Whether the chat is filing a report."""
-    return ctx.state is not None and ctx.state.flow == FLOW
 
 
 # --- starting and asking -------------------------------------------------------------------
@@ -67,154 +57,6 @@ async def start(
     ctx.state = FlowState(flow=FLOW, step=(OFFLINE_STEPS if offline else STEPS)[0], data=data)
     started = "intake.offline_started" if offline else "intake.started"
     return [Message(ctx.t(started)), *await ask(ctx)]
-
-
-async def ask(ctx: Context) -> list[Reply]:
-    """The question of the current step (closing the location keyboard when leaving it)."""
-    assert ctx.state is not None
-    step = ctx.state.step
-    replies: list[Reply] = []
-    if step != "location" and _data(ctx).get("reply_keys"):
-        replies.extend(close_reply_keys(ctx))
-    questions = await QUESTIONS[step](ctx)
-    order = steps(ctx)
-    if step != "summary" and questions and isinstance(questions[-1], Message):
-        header = ctx.t(
-            "intake.step_header",
-            n=order.index(step) + 1,
-            total=len(order) - 1,
-            name=ctx.t(f"step.{step}"),
-        )
-        last = questions[-1]
-        questions[-1] = replace(last, text=f"{header} {last.text}")
-    return [*replies, *questions]
-
-
-def _nav(ctx: Context) -> tuple[Button, ...]:
-    assert ctx.state is not None
-    step = ctx.state.step
-    row = []
-    if steps(ctx).index(step) > 0 or _data(ctx).get("editing"):
-        row.append(Button(ctx.t("button.back"), _cb(step, "back")))
-    row.append(Button(ctx.t("button.cancel"), _cb(step, "cancel")))
-    return tuple(row)
-
-
-async def _ask_channel(ctx: Context) -> list[Reply]:
-    rows = tuple((Button(ctx.t(f"channel.{c}"), _cb("channel", c)),) for c in OFFLINE_CHANNELS)
-    return [Message(ctx.t("intake.channel.question"), buttons=(*rows, _nav(ctx)))]
-
-
-async def _ask_reporter(ctx: Context) -> list[Reply]:
-    skip = (Button(ctx.t("button.skip"), _cb("reporter", "skip")),)
-    return [Message(ctx.t("intake.reporter.question"), buttons=(skip, _nav(ctx)))]
-
-
-async def _ask_kind(ctx: Context) -> list[Reply]:
-    rows = tuple((Button(ctx.t(f"kind.{k}"), _cb("kind", k)),) for k in ReportKind)
-    return [Message(ctx.t("intake.kind.question"), buttons=(*rows, _nav(ctx)))]
-
-
-async def _ask_category(ctx: Context) -> list[Reply]:
-    categories = await active_categories(session=ctx.session)
-    buttons = [Button(c.name(ctx.locale), _cb("category", str(c.id))) for c in categories]
-    rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
-    return [Message(ctx.t("intake.category.question"), buttons=(*rows, _nav(ctx)))]
-
-
-async def _ask_description(ctx: Context) -> list[Reply]:
-    text = ctx.t(
-        "intake.description.question",
-        min=ctx.settings.description_min_chars,
-        max=ctx.settings.description_max_chars,
-    )
-    current = _data(ctx).get("description")
-    if current:
-        text = ctx.t("intake.current_value", question=text, value=current)
-    return [Message(text, buttons=(_nav(ctx),))]
-
-
-async def _ask_location(ctx: Context) -> list[Reply]:
-    _data(ctx)["reply_keys"] = True
-    keys = (
-        (KeyboardKey(ctx.t("button.share_location"), request_location=True),),
-        (KeyboardKey(ctx.t("button.skip")),),
-        (KeyboardKey(ctx.t("button.back")), KeyboardKey(ctx.t("button.cancel"))),
-    )
-    return [Message(ctx.t("intake.location.question"), reply_keys=keys)]
-
-
-async def _ask_attachments(ctx: Context) -> list[Reply]:
-    count = len(_data(ctx)["attachments"])
-    limit = ctx.settings.max_attachments
-    finish = (
-        Button(ctx.t("button.done_count", count=count), _cb("attachments", "done"))
-        if count
-        else Button(ctx.t("button.skip"), _cb("attachments", "done"))
-    )
-    text = ctx.t("intake.attachments.question", limit=limit, count=count)
-    return [Message(text, buttons=((finish,), _nav(ctx)))]
-
-
-async def _ask_privacy(ctx: Context) -> list[Reply]:
-    rows = tuple((Button(ctx.t(f"privacy.{p}"), _cb("privacy", p)),) for p in Privacy)
-    return [Message(ctx.t("intake.privacy.question"), buttons=(*rows, _nav(ctx)))]
-
-
-async def _ask_summary(ctx: Context) -> list[Reply]:
-    buttons = (
-        (Button(ctx.t("button.submit"), _cb("summary", "submit")),),
-        (Button(ctx.t("button.edit"), _cb("summary", "edit")),),
-        (Button(ctx.t("button.cancel"), _cb("summary", "cancel")),),
-    )
-    return [Message(await render_summary(ctx), buttons=buttons)]
-
-
-QUESTIONS = {
-    "channel": _ask_channel,
-    "reporter": _ask_reporter,
-    "kind": _ask_kind,
-    "category": _ask_category,
-    "description": _ask_description,
-    "location": _ask_location,
-    "attachments": _ask_attachments,
-    "privacy": _ask_privacy,
-    "summary": _ask_summary,
-}
-
-
-async def render_summary(ctx: Context) -> str:
-    """Everything entered so far, for the citizen to check before submitting."""
-    data = _data(ctx)
-    category = await get_category(session=ctx.session, category_id=int(data.get("category", 0)))
-    none = ctx.t("summary.none")
-    if data.get("latitude") is not None:
-        location = ctx.t(
-            "summary.point", lat=f"{data['latitude']:.5f}", lon=f"{data['longitude']:.5f}"
-        )
-        if data.get("address"):
-            location = ctx.t("summary.point_and_address", point=location, address=data["address"])
-    else:
-        location = (
-            ctx.t("summary.address", address=data["address"]) if data.get("address") else none
-        )
-    attachments = data["attachments"]
-    offline = ""
-    if data.get("offline"):
-        offline = ctx.t(
-            "summary.offline",
-            channel=ctx.t(f"channel.{data['channel']}") if data.get("channel") else none,
-            reporter=data.get("reporter") or none,
-        )
-    return offline + ctx.t(
-        "summary.text",
-        kind=ctx.t(f"kind.{data['kind']}") if data.get("kind") else none,
-        category=category.name(ctx.locale) if category else none,
-        description=data.get("description") or none,
-        location=location,
-        attachments=ctx.t("summary.attachments", count=len(attachments)) if attachments else none,
-        privacy=ctx.t(f"privacy.{data['privacy']}") if data.get("privacy") else none,
-    )
 
 
 # --- moving between steps ------------------------------------------------------------------
@@ -284,10 +126,10 @@ async def _on_summary(ctx: Context, value: str) -> list[Reply]:
         return await submit(ctx)
     if value == "edit":
         rows = tuple(
-            (Button(ctx.t(f"step.{step}"), _cb("summary", f"goto_{step}")),)
+            (Button(ctx.t(f"step.{step}"), cb("summary", f"goto_{step}")),)
             for step in steps(ctx)[:-1]
         )
-        back = (Button(ctx.t("button.back_to_summary"), _cb("summary", "show")),)
+        back = (Button(ctx.t("button.back_to_summary"), cb("summary", "show")),)
         return [Message(ctx.t("intake.edit.question"), buttons=(*rows, back))]
     target = value.removeprefix("goto_")
     if value.startswith("goto_") and target in steps(ctx)[:-1]:
@@ -327,7 +169,7 @@ async def on_message(event: Event, ctx: Context) -> list[Reply]:
                 Message(ctx.t("intake.reporter.too_long", max=REPORTER_MAX_CHARS)),
                 *await ask(ctx),
             ]
-        _data(ctx)["reporter"] = text
+        draft(ctx)["reporter"] = text
         return await _advance(ctx)
     if event.attachments or event.location:
         return await _keep_for_later(event, ctx)
@@ -364,12 +206,12 @@ async def _on_description(ctx: Context, text: str) -> list[Reply]:
             Message(ctx.t("intake.description.too_long", max=high, count=len(text))),
             *await ask(ctx),
         ]
-    _data(ctx)["description"] = text
+    draft(ctx)["description"] = text
     return await _advance(ctx)
 
 
 async def _on_location(event: Event, ctx: Context, text: str) -> list[Reply]:
-    data = _data(ctx)
+    data = draft(ctx)
     if event.location:
         data["latitude"], data["longitude"] = event.location.latitude, event.location.longitude
         saved = "intake.location.saved"
@@ -386,11 +228,11 @@ async def _on_location(event: Event, ctx: Context, text: str) -> list[Reply]:
 
 
 def _room(ctx: Context) -> int:
-    return ctx.settings.max_attachments - len(_data(ctx)["attachments"])
+    return ctx.settings.max_attachments - len(draft(ctx)["attachments"])
 
 
 def _stash(ctx: Context, items: tuple[Attachment, ...]) -> None:
-    _data(ctx)["attachments"].extend(asdict(item) for item in items)
+    draft(ctx)["attachments"].extend(asdict(item) for item in items)
 
 
 async def _add_attachments(event: Event, ctx: Context) -> list[Reply]:
@@ -412,7 +254,7 @@ async def _add_attachments(event: Event, ctx: Context) -> list[Reply]:
     added = ctx.t(
         "intake.attachments.added",
         count=count,
-        total=len(_data(ctx)["attachments"]),
+        total=len(draft(ctx)["attachments"]),
         limit=ctx.settings.max_attachments,
     )
     if _room(ctx) == 0:
