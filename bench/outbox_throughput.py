@@ -1,4 +1,4 @@
-"""Benchmark: the outbox dispatcher draining a backlog through the real aiogram sender.
+"""Benchmark: the outbox dispatcher draining a backlog through a runtime's real sender.
 
 The emulator (bot/sandbox) answers 429 above ``--rate`` sends per second, like Telegram's
 ~30/s; the dispatcher is configured to the same rate, with Telegram's 1 s per-chat interval
@@ -7,7 +7,7 @@ The emulator (bot/sandbox) answers 429 above ``--rate`` sends per second, like T
 runs in the same process, so its work and memory are included.
 
 Run: make bench   (or .venv/bin/python bench/outbox_throughput.py --count 10000 --chats 2000
-     --rate 30 [--postgres]); the defaults take about 6 minutes.
+     --rate 30 [--postgres] [--runtime ptb]); the defaults take about 6 minutes.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.app import telegram_client
 from bot.core.replies import Message
 from bot.outbox import DispatchReport, OutboxDispatcher
 from bot.processing import system_clock
 from bot.sandbox.emulator import Emulator
-from bot.settings import Settings
-from bot.telegram.aiogram_runtime import AiogramSender, build_bot
+from bot.settings import RuntimeName, Settings
 from storage.database import create_engine, migrate, session_factory
 from storage.outbox import Audience, count_by_status, enqueue
 from storage.unit_of_work import UnitOfWork
@@ -51,7 +51,7 @@ async def database(postgres: bool) -> AsyncIterator[tuple[str, str | None]]:
         yield f"sqlite+aiosqlite:///{folder}/bench.db", None
 
 
-async def run(count: int, chats: int, rate: float, postgres: bool) -> None:
+async def run(count: int, chats: int, rate: float, postgres: bool, runtime: str) -> None:
     async with (
         Emulator(TOKEN, rate_limit_per_second=rate) as emulator,
         database(postgres) as (url, schema),
@@ -80,12 +80,16 @@ async def run(count: int, chats: int, rate: float, postgres: bool) -> None:
         )
 
         settings = Settings(
-            _env_file=None, telegram_bot_token=TOKEN, telegram_api_url=emulator.base_url
+            _env_file=None,
+            telegram_bot_token=TOKEN,
+            telegram_api_url=emulator.base_url,
+            runtime=RuntimeName(runtime),
         )  # type: ignore[call-arg]
-        bot = build_bot(settings)
+        client = telegram_client(settings)
+        await client.open()
         dispatcher = OutboxDispatcher(
             sessions=sessions,
-            sender=AiogramSender(bot),
+            sender=client.sender,
             clock=system_clock,
             worker_id="bench",
             rate_per_second=rate,
@@ -111,7 +115,7 @@ async def run(count: int, chats: int, rate: float, postgres: bool) -> None:
                     await asyncio.sleep(0.2)  # only rows backing off remain
             elapsed = time.perf_counter() - started
         finally:
-            await bot.session.close()
+            await client.close()
         async with UnitOfWork(sessions) as uow:
             statuses = await count_by_status(session=uow.session)
         await engine.dispose()
@@ -121,7 +125,8 @@ async def run(count: int, chats: int, rate: float, postgres: bool) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         sustained = total.sent / elapsed
         print(
-            f"{'postgresql' if postgres else 'sqlite'}: {total.sent} of {count} notifications "
+            f"{runtime}, {'postgresql' if postgres else 'sqlite'}: {total.sent} of {count} "
+            "notifications "
             f"to {chats} chats in {elapsed:.1f} s = {sustained:.2f}/s sustained "
             f"({sustained / rate:.1%} of the {rate:g}/s limit)"
         )
@@ -138,9 +143,10 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=2_000, help="distinct recipients")
     parser.add_argument("--rate", type=float, default=30.0, help="the emulator's limit, per s")
     parser.add_argument("--postgres", action="store_true", help="use the test PostgreSQL server")
+    parser.add_argument("--runtime", choices=[r.value for r in RuntimeName], default="aiogram")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args.count, args.chats, args.rate, args.postgres))
+    asyncio.run(run(args.count, args.chats, args.rate, args.postgres, args.runtime))
 
 
 if __name__ == "__main__":

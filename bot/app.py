@@ -10,9 +10,9 @@ from bot.core.calendar import WorkingCalendar, load_holidays
 from bot.core.i18n import Translator
 from bot.duties import Duties
 from bot.processing import Clock, UpdateProcessor, system_clock
-from bot.settings import Settings
-from bot.telegram.aiogram_runtime import AiogramRuntime
+from bot.settings import RuntimeName, Settings
 from bot.telegram.commands import CommandMenu
+from bot.telegram.runner import BotRuntime, TelegramClient
 from storage.database import SessionFactory, create_engine, migrate, session_factory
 from storage.reference import ReferenceCounts, load_reference_data
 from storage.staff import bootstrap_superadmins
@@ -36,9 +36,10 @@ class App:
         """The scheduled duties on this app's database."""
         return Duties(self.sessions, self.translator, self.calendar, self.settings)
 
-    def aiogram_runtime(self) -> AiogramRuntime:
-        """The default runtime, wired to this app's processor."""
-        return AiogramRuntime(
+    def runtime(self) -> BotRuntime:
+        """The configured runtime (``RUNTIME``), wired to this app's processor."""
+        return BotRuntime(
+            client=telegram_client(self.settings),
             settings=self.settings,
             processor=self.processor,
             menu=CommandMenu(self.translator),
@@ -48,6 +49,18 @@ class App:
     async def close(self) -> None:
         """Release the database."""
         await self.engine.dispose()
+
+
+def telegram_client(settings: Settings) -> TelegramClient:
+    """A Bot API client of the configured framework (``RUNTIME``)."""
+    # Imported on demand: a process loads only the framework it runs on.
+    if settings.runtime == RuntimeName.PTB:
+        from bot.telegram.ptb_runtime import PtbClient
+
+        return PtbClient(settings)
+    from bot.telegram.aiogram_runtime import AiogramClient
+
+    return AiogramClient(settings)
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> ReferenceCounts:

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.core.events import AttachmentKind
 from bot.core.replies import Message
 from bot.telegram.errors import Rejected, RetryAfter, Transient, Unreachable
+from bot.telegram.sending import media_batches
 from storage.database import SessionFactory
 from storage.models import Notification
 from storage.outbox import claim_due, mark_dead, mark_retry, mark_sent, mark_unreachable
@@ -51,7 +51,6 @@ MAX_PAUSE_SECONDS = 600.0
 # A row is sent only while this much of its lease remains, so a slow batch cannot race a
 # worker that re-claims the row after the lease ran out.
 LEASE_MARGIN = 0.25
-_GROUPABLE = (AttachmentKind.PHOTO, AttachmentKind.VIDEO, AttachmentKind.DOCUMENT)
 
 
 class NotificationSender(Protocol):
@@ -108,11 +107,8 @@ class RateLimiter:
 
 
 def api_calls(message: Message) -> int:
-    """How many Bot API calls sending the message takes (albums of up to 10, then the text)."""
-    groupable = sum(1 for m in message.media if m.kind in _GROUPABLE)
-    singles = len(message.media) - groupable
-    albums = math.ceil(groupable / 10) if groupable > 1 else groupable
-    return 1 + albums + singles
+    """How many Bot API calls sending the message takes (albums and single media, the text)."""
+    return 1 + len(media_batches(message.media))
 
 
 class OutboxDispatcher:

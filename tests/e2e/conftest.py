@@ -19,6 +19,10 @@ async def emulator() -> AsyncIterator[Emulator]:
         assert emulator.internal_errors == []
 
 
-@pytest.fixture
-def live_settings(tmp_path: Path, emulator: Emulator) -> Settings:
-    return make_settings(tmp_path, telegram_api_url=emulator.base_url)
+@pytest.fixture(params=["aiogram", "ptb"])
+def live_settings(request: pytest.FixtureRequest, tmp_path: Path, emulator: Emulator) -> Settings:
+    """Settings pointing the bot at the emulator, once per runtime: every e2e test runs on both.
+
+    Tests that need other settings derive them with ``live_settings.model_copy(update=...)``.
+    """
+    return make_settings(tmp_path, telegram_api_url=emulator.base_url, runtime=request.param)

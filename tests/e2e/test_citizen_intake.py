@@ -1,18 +1,17 @@
-"""A citizen files a report through the real aiogram runtime, over HTTP, against the emulator."""
+"""A citizen files a report through each real runtime, over HTTP, against the emulator."""
 
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlmodel import select
 
 from bot.sandbox.emulator import Emulator
-from bot.settings import Settings
+from bot.settings import BotMode, Settings
 from storage.models import Attachment, Complaint, Conversation
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import make_settings
 from tests.support.live_bot import TelegramChat, inline_buttons, running_bot
 
 DESCRIPTION = (
@@ -134,17 +133,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_webhook_mode_checks_the_secret(emulator: Emulator, tmp_path: Path) -> None:
+def webhook_mode(settings: Settings, secret: str = "right-secret-0123456789") -> Settings:
+    """The same settings in webhook mode, on a free local port."""
     port = _free_port()
-    secret = "right-secret-0123456789"
-    settings = make_settings(
-        tmp_path,
-        telegram_api_url=emulator.base_url,
-        bot_mode="webhook",
-        webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
-        webhook_secret=secret,
-        webhook_listen=f"127.0.0.1:{port}",
+    return settings.model_copy(
+        update={
+            "bot_mode": BotMode.WEBHOOK,
+            "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
+            "webhook_secret": secret,
+            "webhook_listen": f"127.0.0.1:{port}",
+        }
     )
+
+
+async def test_webhook_mode_checks_the_secret(emulator: Emulator, live_settings: Settings) -> None:
+    settings = webhook_mode(live_settings)
+    hook = settings.webhook_url
     siti = citizen(emulator)
     async with running_bot(settings):
         forged = {
@@ -159,9 +163,7 @@ async def test_webhook_mode_checks_the_secret(emulator: Emulator, tmp_path: Path
         }
         async with aiohttp.ClientSession() as http:
             for header in ({"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-000000000"}, {}):
-                async with http.post(
-                    f"http://127.0.0.1:{port}/telegram/hook", json=forged, headers=header
-                ) as response:
+                async with http.post(hook, json=forged, headers=header) as response:
                     assert response.status == 401
         assert emulator.messages(SITI) == []
         await siti.say("/start", "Halo, Siti")  # the emulator delivers with the right secret
@@ -197,14 +199,16 @@ async def test_a_burst_of_presses_and_messages_keeps_the_draft_consistent(
     assert sum(1 for answer in stale if answer and answer.get("text")) == 2
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_odd_updates_do_not_disturb_the_bot(
-    emulator: Emulator, live_settings: Settings
+    emulator: Emulator, live_settings: Settings, mode: str
 ) -> None:
     siti = citizen(emulator)
     group = emulator.add_chat(-100500, "Warga RT 05")
-    async with running_bot(live_settings):
+    settings = webhook_mode(live_settings) if mode == "webhook" else live_settings
+    async with running_bot(settings):
         first = await siti.say("/start", "Halo, Siti")
-        emulator.edit_text(SITI, 1, "edited")
+        edited = emulator.edit_text(SITI, 1, "edited")
         emulator.raw_update(
             {
                 "channel_post": {
@@ -235,3 +239,7 @@ async def test_odd_updates_do_not_disturb_the_bot(
         await siti.say("/help", "Cara kerja")
         await emulator.wait_idle()
         assert int(first["message_id"]) > 0
+    # Webhook mode: every update delivered, the ignored edit too, was acknowledged at once.
+    acknowledged = {d.update_id for d in emulator.webhook_deliveries if d.status == 200}
+    assert len(acknowledged) == len(emulator.webhook_deliveries)
+    assert (edited["update_id"] in acknowledged) is (mode == "webhook")

@@ -1,4 +1,4 @@
-"""The outbox over real HTTP: the aiogram sender and the scheduler against the emulator's faults."""
+"""The outbox over real HTTP: each runtime's sender and the scheduler against emulator faults."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import col, select
 
+from bot.app import telegram_client
 from bot.core.replies import Message
 from bot.jobs import build_scheduler, stop_scheduler
 from bot.outbox import OutboxDispatcher
 from bot.processing import system_clock
 from bot.sandbox.emulator import Emulator
 from bot.settings import Settings
-from bot.telegram.aiogram_runtime import AiogramSender, build_bot
 from storage.database import SessionFactory, create_engine, migrate, session_factory
 from storage.models import Citizen, Notification
 from storage.outbox import Audience, enqueue
@@ -72,10 +72,11 @@ async def test_notifications_arrive_once_in_order_through_429s_and_500s(
     emulator.fail_next(None, status=429, retry_after=1)
     emulator.fail_next(None, status=500, count=2)
 
-    bot = build_bot(live_settings)
+    client = telegram_client(live_settings)
+    await client.open()
     dispatcher = OutboxDispatcher(
         sessions=sessions,
-        sender=AiogramSender(bot),
+        sender=client.sender,
         clock=system_clock,
         worker_id="e2e",
         rate_per_second=30.0,
@@ -96,7 +97,7 @@ async def test_notifications_arrive_once_in_order_through_429s_and_500s(
         await emulator.wait_until(delivered, WAIT * 2, what="every notification")
     finally:
         await stop_scheduler(scheduler, dispatcher=dispatcher)
-        await bot.session.close()
+        await client.close()
 
     for user, lines in expected.items():
         assert texts(emulator, user) == lines  # each exactly once, in order

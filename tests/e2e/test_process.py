@@ -9,12 +9,20 @@ import sys
 from pathlib import Path
 
 from bot.sandbox.emulator import Emulator
+from bot.settings import Settings
 from tests.conftest import TEST_TOKEN
 
 
-async def test_aduan_run_answers_and_stops_on_sigterm(emulator: Emulator, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TEST_TOKEN, TELEGRAM_API_URL=emulator.base_url)
+async def test_aduan_run_answers_and_stops_on_sigterm(
+    emulator: Emulator, live_settings: Settings, tmp_path: Path
+) -> None:
+    runtime = live_settings.runtime.value
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "DATABASE_", "RUNTIME"))
+    }
+    env.update(TELEGRAM_BOT_TOKEN=TEST_TOKEN, TELEGRAM_API_URL=emulator.base_url, RUNTIME=runtime)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -38,5 +46,5 @@ async def test_aduan_run_answers_and_stops_on_sigterm(emulator: Emulator, tmp_pa
             process.kill()
             await process.wait()
     assert process.returncode == 0, output.decode()
-    assert b"Aduan is running" in output
+    assert f"Aduan is running ({runtime}, polling".encode() in output
     assert (tmp_path / "data" / "aduan.db").exists()

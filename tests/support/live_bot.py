@@ -1,4 +1,4 @@
-"""The real bot process parts (app + aiogram runtime) against the emulator, and a chat driver."""
+"""The real bot process parts (app + runtime) against the emulator, and a chat driver."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ WAIT = 10.0
 
 @asynccontextmanager
 async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[App]:
-    """Build the app and run the aiogram runtime until the block ends (then drain and stop)."""
+    """Build the app and run its runtime (``settings.runtime``) until the block ends."""
     app = await build_app(settings, clock=clock)
-    runtime = app.aiogram_runtime()
+    runtime = app.runtime()
     task = asyncio.create_task(runtime.run())
     ready = asyncio.create_task(runtime.ready.wait())
     try:

@@ -1,0 +1,182 @@
+"""The second runtime's framework part: python-telegram-bot 22 talks to Telegram.
+
+Only this file knows python-telegram-bot. What the runtime does with updates and replies is
+shared (bot/telegram/runner.py, sending.py, updates.py); here are just PTB's bot, types, errors
+and polling.
+PTB's own webhook server needs tornado; the shared runner serves the webhook with aiohttp.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    KeyboardButton,
+    LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram import error as tg
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+    TypeHandler,
+)
+
+from bot.core.events import Attachment, AttachmentKind
+from bot.core.replies import Keyboard, ReplyKeys, Upload
+from bot.settings import Settings
+from bot.telegram.errors import DeliveryError, Rejected, RetryAfter, Transient, Unreachable
+from bot.telegram.runner import (
+    POLLING_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    Accept,
+    TelegramClient,
+)
+from bot.telegram.sending import TelegramSender
+from bot.telegram.updates import ALLOWED_UPDATES
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+PtbApplication = Application[Any, Any, Any, Any, Any, Any]
+
+AlbumItem = InputMediaPhoto | InputMediaVideo | InputMediaDocument
+_MEDIA_INPUT: dict[AttachmentKind, type[AlbumItem]] = {
+    AttachmentKind.PHOTO: InputMediaPhoto,
+    AttachmentKind.VIDEO: InputMediaVideo,
+    AttachmentKind.DOCUMENT: InputMediaDocument,
+}
+
+
+def build_application(settings: Settings) -> PtbApplication:
+    """A PTB Application on the configured API server, HTML by default, without PTB's jobs."""
+    url = settings.telegram_api_url
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{url}/bot")
+        .base_file_url(f"{url}/file/bot")
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .read_timeout(REQUEST_TIMEOUT_SECONDS)
+        .write_timeout(REQUEST_TIMEOUT_SECONDS)
+        # Aduan's scheduler runs the outbox and the duties (bot/jobs.py).
+        .job_queue(None)
+        .build()
+    )
+
+
+def _retry_after_seconds(error: tg.RetryAfter) -> float:
+    value = error.retry_after  # a timedelta with PTB_TIMEDELTA (see PtbClient), else seconds
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class PtbSender(TelegramSender[Markup]):
+    """Replies as python-telegram-bot calls."""
+
+    def _delivery_error(self, error: Exception) -> DeliveryError | None:
+        if isinstance(error, tg.RetryAfter):
+            return RetryAfter(_retry_after_seconds(error))
+        if isinstance(error, tg.Forbidden):
+            return Unreachable(error.message)
+        # BadRequest and TimedOut are both NetworkErrors in PTB: the refusal is checked first.
+        if isinstance(error, tg.BadRequest):
+            return Rejected(error.message)
+        if isinstance(error, tg.NetworkError):  # 5xx, timeouts, connection failures
+            return Transient(error.message)
+        return None
+
+    def _inline(self, buttons: Keyboard) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.text, callback_data=b.callback, url=b.url) for b in row]
+                for row in buttons
+            ]
+        )
+
+    def _keys(self, keys: ReplyKeys) -> ReplyKeyboardMarkup:
+        return ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(k.text, request_location=k.request_location or None) for k in row]
+                for row in keys
+            ],
+            resize_keyboard=True,
+            is_persistent=True,
+        )
+
+    def _remove_keys(self) -> ReplyKeyboardRemove:
+        return ReplyKeyboardRemove()
+
+    def _album_item(self, item: Attachment) -> AlbumItem:
+        return _MEDIA_INPUT[item.kind](media=item.file_id, caption=item.caption)
+
+    def _input_file(self, upload: Upload) -> InputFile:
+        return InputFile(upload.data, filename=upload.filename)
+
+
+class PtbClient(TelegramClient):
+    """The runtime's Bot API client on python-telegram-bot; polling through PTB's Updater."""
+
+    def __init__(self, settings: Settings) -> None:
+        # PTB 22 reads RetryAfter.retry_after in its own constructor and, unless this documented
+        # opt-in into its next major version's timedelta is set, warns (deprecation) on every
+        # 429. An explicit setting in the environment is left as it is.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        self.application = build_application(settings)
+        self.bot: ExtBot[None] = self.application.bot
+        self.sender = PtbSender(self.bot)
+
+    async def open(self) -> None:
+        # PTB's bot must be initialised (it calls getMe) before its first request.
+        await self.application.initialize()
+
+    async def close(self) -> None:
+        await self.application.shutdown()
+
+    def command(self, name: str, description: str) -> BotCommand:
+        return BotCommand(name, description)
+
+    async def start_polling(self, accept: Accept) -> None:
+        async def intercept(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            # PTB hands over one update at a time, in order (concurrent_updates is off).
+            accept(update)
+
+        self.application.add_handler(TypeHandler(Update, intercept))
+        updater = self.application.updater
+        assert updater is not None
+        await self.application.start()
+        await updater.start_polling(
+            timeout=POLLING_TIMEOUT_SECONDS,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+
+    async def stop_polling(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            # Hands the updates already fetched to ``accept`` before it returns.
+            await self.application.stop()
+
+    def parse(self, data: dict[str, Any]) -> Update:
+        return Update.de_json(data, self.bot)

@@ -1,0 +1,214 @@
+"""Replies become Bot API calls, for both runtimes: the calls here, the framework's types there.
+
+aiogram and python-telegram-bot both name Bot API methods and parameters as the Bot API does
+(``send_message(chat_id, text, reply_markup=...)``), so ``TelegramSender`` makes the calls for
+both: it decides which calls a reply takes (``media_batches``, then the text; one markup per
+message) and translates failures into ``bot.telegram.errors``. Each
+runtime subclasses it with its framework's types (markup, media, files) and error classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from bot.core.events import Attachment, AttachmentKind
+from bot.core.replies import (
+    ClearButtons,
+    EditMessage,
+    Keyboard,
+    Message,
+    Notice,
+    ReplyKeys,
+    Sendable,
+    Upload,
+)
+from bot.telegram.errors import DeliveryError, Rejected
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Markup = TypeVar("Markup")
+# What a media group may mix: photos with videos, documents only with documents (voice never).
+ALBUM_KINDS = (
+    frozenset({AttachmentKind.PHOTO, AttachmentKind.VIDEO}),
+    frozenset({AttachmentKind.DOCUMENT}),
+)
+ALBUM_MAX = 10
+
+
+def media_batches(media: Sequence[Attachment]) -> list[tuple[Attachment, ...]]:
+    """How media go out, one API call each: albums of 2–10 first, then items one by one."""
+    albums: list[tuple[Attachment, ...]] = []
+    singles: list[tuple[Attachment, ...]] = []
+    for kinds in ALBUM_KINDS:
+        items = [m for m in media if m.kind in kinds]
+        for start in range(0, len(items), ALBUM_MAX):
+            chunk = tuple(items[start : start + ALBUM_MAX])
+            (albums if len(chunk) > 1 else singles).append(chunk)
+    groupable = frozenset().union(*ALBUM_KINDS)
+    singles.extend((m,) for m in media if m.kind not in groupable)
+    return albums + singles
+
+
+class SentMessage(Protocol):
+    """What a send returns, as far as Aduan reads it."""
+
+    @property
+    def message_id(self) -> int: ...
+
+
+class BotUser(Protocol):
+    """getMe's answer, as far as Aduan reads it."""
+
+    @property
+    def username(self) -> str | None: ...
+
+
+class BotApi(Protocol):
+    """The Bot API methods Aduan calls, as both frameworks' ``Bot`` spell them.
+
+    mypy checks aiogram's and python-telegram-bot's bots against this; keyword arguments are
+    the Bot API's parameter names. ``Any`` stands for the framework's own input types.
+    """
+
+    async def get_me(self) -> BotUser: ...
+    async def send_message(
+        self, chat_id: int, text: str, *, reply_markup: Any = None
+    ) -> SentMessage: ...
+    async def send_media_group(self, chat_id: int, media: Any) -> Sequence[SentMessage]: ...
+    async def send_photo(self, chat_id: int, photo: Any, *, caption: Any = None) -> SentMessage: ...
+    async def send_video(self, chat_id: int, video: Any, *, caption: Any = None) -> SentMessage: ...
+    async def send_document(
+        self, chat_id: int, document: Any, *, caption: Any = None
+    ) -> SentMessage: ...
+    async def send_voice(self, chat_id: int, voice: Any, *, caption: Any = None) -> SentMessage: ...
+    async def edit_message_text(
+        self, text: str, *, chat_id: int, message_id: int, reply_markup: Any = None
+    ) -> object: ...
+    async def edit_message_reply_markup(
+        self, *, chat_id: int, message_id: int, reply_markup: Any = None
+    ) -> object: ...
+    async def answer_callback_query(
+        self, callback_query_id: str, *, text: Any = None, show_alert: Any = None
+    ) -> bool: ...
+    async def set_my_commands(self, commands: Any, *, language_code: Any = None) -> bool: ...
+    async def set_webhook(
+        self, url: str, *, secret_token: Any = None, allowed_updates: Any = None
+    ) -> bool: ...
+    async def delete_webhook(self, *, drop_pending_updates: Any = None) -> bool: ...
+
+
+class TelegramSender(ABC, Generic[Markup]):
+    """Sends replies through one framework's bot; 429 becomes RetryAfter for the caller.
+
+    Implements both the pipeline's ``ReplySender`` and the outbox's ``NotificationSender``.
+    """
+
+    def __init__(self, bot: BotApi) -> None:
+        self.bot = bot
+
+    async def answer_callback(self, callback_id: str, notice: Notice | None) -> None:
+        """Answer a button press, with the pop-up text if there is one."""
+        await self._call(
+            self.bot.answer_callback_query(
+                callback_id,
+                text=notice.text if notice else None,
+                show_alert=notice.alert if notice else None,
+            )
+        )
+
+    async def send(self, chat_id: int, reply: Sendable) -> int | None:
+        """Send, edit or un-button one message; returns the id of a new message."""
+        if isinstance(reply, Upload):
+            send = self.bot.send_photo if reply.as_photo else self.bot.send_document
+            upload = self._input_file(reply)
+            sent = await self._call(send(chat_id, upload, caption=reply.caption or None))
+            return sent.message_id if sent else None
+        if isinstance(reply, ClearButtons):
+            clear = self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=reply.message_id, reply_markup=None
+            )
+            await self._call(clear, not_modified_ok=True)
+            return None
+        if isinstance(reply, EditMessage):
+            edit = self.bot.edit_message_text(
+                reply.text,
+                chat_id=chat_id,
+                message_id=reply.message_id,
+                reply_markup=self._inline(reply.buttons),
+            )
+            await self._call(edit, not_modified_ok=True)
+            return None
+        return await self._send_message(chat_id, reply)
+
+    async def _send_message(self, chat_id: int, reply: Message) -> int | None:
+        await self._send_media(chat_id, reply.media)
+        markup: Markup | None
+        if reply.remove_keys:
+            markup = self._remove_keys()
+        elif reply.reply_keys:
+            markup = self._keys(reply.reply_keys)
+        else:
+            markup = self._inline(reply.buttons)
+        sent = await self._call(self.bot.send_message(chat_id, reply.text, reply_markup=markup))
+        return sent.message_id if sent else None
+
+    async def _send_media(self, chat_id: int, media: tuple[Attachment, ...]) -> None:
+        senders: dict[AttachmentKind, Callable[..., Awaitable[SentMessage]]] = {
+            AttachmentKind.PHOTO: self.bot.send_photo,
+            AttachmentKind.VIDEO: self.bot.send_video,
+            AttachmentKind.DOCUMENT: self.bot.send_document,
+            AttachmentKind.VOICE: self.bot.send_voice,
+        }
+        for batch in media_batches(media):
+            if len(batch) > 1:
+                album = [self._album_item(m) for m in batch]
+                await self._call(self.bot.send_media_group(chat_id, album))
+            else:
+                item = batch[0]
+                await self._call(senders[item.kind](chat_id, item.file_id, caption=item.caption))
+
+    async def _call(self, request: Awaitable[T], *, not_modified_ok: bool = False) -> T | None:
+        """Run one API call, translating the framework's errors into the project's."""
+        try:
+            return await request
+        except Exception as error:
+            translated = self._delivery_error(error)
+            if translated is None:
+                raise
+            # Editing a message into what it already is: the wanted state, not a failure.
+            if (
+                not_modified_ok
+                and isinstance(translated, Rejected)
+                and "not modified" in str(translated).lower()
+            ):
+                return None
+            raise translated from error
+
+    # ---- the framework's types ----------------------------------------------------------
+    @abstractmethod
+    def _delivery_error(self, error: Exception) -> DeliveryError | None:
+        """The project's error for a framework error (None: not a delivery error)."""
+
+    @abstractmethod
+    def _inline(self, buttons: Keyboard) -> Markup | None:
+        """Inline buttons (None when there are none)."""
+
+    @abstractmethod
+    def _keys(self, keys: ReplyKeys) -> Markup:
+        """A persistent, resized reply keyboard."""
+
+    @abstractmethod
+    def _remove_keys(self) -> Markup:
+        """Take the reply keyboard away."""
+
+    @abstractmethod
+    def _album_item(self, item: Attachment) -> object:
+        """One photo, video or document of a media group, by file id, caption kept."""
+
+    @abstractmethod
+    def _input_file(self, upload: Upload) -> object:
+        """Generated bytes with their file name, ready to upload."""
