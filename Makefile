@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types check bench install clean
+.PHONY: run sandbox test lint types check bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)  ## run the bot (applies migrations first)
-	$(BIN)/aduan run
+run: $(STAMP)  ## run the bot (applies migrations first); no token: the training sandbox
+	$(BIN)/aduan run --sandbox-if-no-token
+
+sandbox: $(STAMP)  ## the training sandbox in the browser (ARGS="--scenario --port 8800")
+	$(BIN)/aduan sandbox $(ARGS)
 
 test: $(STAMP)  ## unit, integration (SQLite + PostgreSQL) and end-to-end tests
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,4 +1,4 @@
-"""The ``aduan`` command: ``aduan run`` starts the bot, ``aduan migrate`` prepares the database."""
+"""The ``aduan`` command: ``run`` (the bot), ``migrate`` (the database), ``sandbox`` (training)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from bot.app import build_app, prepare_database
+from bot.sandbox.training import DEFAULT_PORT, SandboxOptions, serve
 from bot.settings import Settings
 from storage.database import create_engine
 
@@ -27,6 +28,11 @@ How to get one (two minutes):
 
 All other settings are optional; see .env.example."""
 
+SANDBOX_INSTEAD = """
+Meanwhile, try Aduan in the training sandbox: the real bot on a simulated Telegram, in your
+browser, with no token and no internet (its own database: ./data/sandbox.db).
+"""
+
 
 def _settings() -> Settings:
     try:
@@ -41,12 +47,13 @@ def _settings() -> Settings:
 
 async def _run(settings: Settings) -> None:
     app = await build_app(settings)
-    runtime = app.aiogram_runtime()
+    runtime = app.runtime()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     logging.getLogger("aduan").info(
-        "Aduan is running (%s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
+        "Aduan is running (%s, %s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
+        settings.runtime.value,
         settings.bot_mode.value,
         app.engine.url.render_as_string(hide_password=True),
         app.reference.agencies,
@@ -56,6 +63,32 @@ async def _run(settings: Settings) -> None:
         await runtime.run()
     finally:
         await app.close()
+
+
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the training sandbox until Ctrl+C."""
+    options = SandboxOptions(
+        port=args.port,
+        scenario=getattr(args, "scenario", False),
+        language=getattr(args, "language", "id"),
+    )
+    # The page is the sandbox's interface: keep the terminal to warnings and the URL.
+    for noisy in ("alembic", "apscheduler", "aiogram", "telegram", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, options, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as error:  # most often: the port is taken
+        print(f"The sandbox cannot start: {error}. Try --port.", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:
@@ -71,8 +104,26 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="aduan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (applies migrations first)")
+    run = commands.add_parser("run", help="run the bot (applies migrations first)")
+    run.add_argument(
+        "--sandbox-if-no-token",
+        action="store_true",
+        help="without TELEGRAM_BOT_TOKEN, start the training sandbox instead of exiting",
+    )
+    run.add_argument(
+        "--sandbox-port", dest="port", type=int, default=DEFAULT_PORT, help="the sandbox's port"
+    )
     commands.add_parser("migrate", help="apply database migrations and load reference data")
+    sandbox = commands.add_parser(
+        "sandbox", help="the training sandbox: the bot on a simulated Telegram, in a web page"
+    )
+    sandbox.add_argument(
+        "--scenario", action="store_true", help="pre-load sample reports in every status"
+    )
+    sandbox.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of the web page")
+    sandbox.add_argument(
+        "--language", choices=("id", "en"), default="id", help="the simulated users' language"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -83,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
+    if args.command == "sandbox":
+        return _sandbox(settings, args)
     if not settings.telegram_bot_token:
         print(NO_TOKEN, file=sys.stderr)
+        if args.sandbox_if_no_token:
+            print(SANDBOX_INSTEAD, file=sys.stderr)
+            return _sandbox(settings, args)
         return 2
     asyncio.run(_run(settings))
     return 0

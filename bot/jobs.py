@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.duties import Duties
 from bot.outbox import OutboxDispatcher
+from bot.reports.runner import ReportRunner
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def build_scheduler(
     scheduler = AsyncIOScheduler(timezone=UTC)
     if duties is not None:
         _add_duties(scheduler, duties, settings, clock)
+        _add_reports(scheduler, duties, dispatcher, settings, clock)
     interval = settings.outbox_interval_seconds
     scheduler.add_job(
         dispatcher.run_until_idle,
@@ -86,6 +88,47 @@ def _add_duties(
         timezone=ZoneInfo(settings.timezone),
         id="digest",
         name="staff digest",
+        **common,
+    )
+
+
+def _add_reports(
+    scheduler: AsyncIOScheduler,
+    duties: Duties,
+    dispatcher: OutboxDispatcher,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """/stats and /export requests, and the monthly report, on the runtime's sender."""
+    runner = ReportRunner(
+        sessions=duties.sessions,
+        sender=dispatcher.sender,
+        translator=duties.translator,
+        calendar=duties.calendar,
+        settings=settings,
+        clock=clock,
+        worker_id=dispatcher.worker_id,
+    )
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    scheduler.add_job(
+        runner.run_due,
+        "interval",
+        seconds=settings.reports_interval_seconds,
+        id="reports",
+        name="statistics and exports",
+        **common,
+    )
+
+    async def monthly() -> int:
+        return await runner.enqueue_monthly(clock())
+
+    scheduler.add_job(
+        monthly,
+        "interval",
+        minutes=settings.deadline_scan_minutes,
+        id="monthly_report",
+        name="monthly evaluation report",
+        next_run_time=datetime.now(UTC),
         **common,
     )
 

@@ -21,6 +21,13 @@ class BotMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class RuntimeName(StrEnum):
+    """Which Telegram framework runs the bot (both behave the same; see the README)."""
+
+    AIOGRAM = "aiogram"
+    PTB = "ptb"
+
+
 class Settings(BaseSettings):
     """Aduan's settings; unsafe or inconsistent values fail at start, not later."""
 
@@ -30,6 +37,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///./data/aduan.db"
     bot_mode: BotMode = BotMode.POLLING
+    runtime: RuntimeName = RuntimeName.AIOGRAM
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "127.0.0.1:8080"
@@ -65,6 +73,9 @@ class Settings(BaseSettings):
     outbox_interval_seconds: float = Field(default=2, ge=0.05, le=300)
     outbox_rate_per_second: float = Field(default=25, gt=0, le=1000)
     outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Statistics, exports and the monthly report run in the background (bot/reports/runner.py):
+    # how often it looks for queued /stats and /export requests.
+    reports_interval_seconds: float = Field(default=3, ge=0.5, le=300)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.events import Event
 from bot.core.replies import Message, Reply
-from handlers import answers, citizen, intake, staff, staff_actions, verdict
+from handlers import answers, citizen, intake, staff, staff_actions, stats, verdict
 from handlers.context import Context
 from handlers.menus import stale_button
 
@@ -32,6 +32,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "note": staff_actions.on_one_line,
     "progress": staff_actions.on_one_line,
     "resolve": staff_actions.on_one_line,
+    "stats": stats.on_stats,
+    "export": stats.on_export,
 }
 
 # Commands shown in Telegram's menu (setMyCommands), with their catalog descriptions.

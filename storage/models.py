@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
@@ -61,6 +61,9 @@ class Complaint(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("year", "sequence", name="uq_complaint_year_sequence"),
         Index("ix_complaint_citizen_submitted", "citizen_id", "submitted_at"),
+        # Statistics and exports select a period of submissions, city-wide or per agency.
+        Index("ix_complaint_submitted", "submitted_at"),
+        Index("ix_complaint_agency_submitted", "agency_id", "submitted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -238,3 +241,31 @@ class TrackingCounter(SQLModel, table=True):
     prefix: str = Field(max_length=8, primary_key=True)
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = 0
+
+
+class ReportJob(SQLModel, table=True):
+    """A statistics answer, export or monthly report, made in the background (bot/reports).
+
+    Written by the /stats and /export handlers (or the monthly schedule) and picked up by
+    ``bot.reports.runner.ReportRunner`` outside any update's transaction. ``status``:
+    pending → running → done | failed; a run whose lease ran out is claimed again.
+    """
+
+    __table_args__ = (Index("ix_reportjob_due", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    chat_id: int = Field(sa_type=BigInteger)
+    staff_id: int = Field(foreign_key="staff.id")
+    locale: str = Field(max_length=8)
+    first_day: date
+    last_day: date
+    label: str = Field(max_length=32)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    dedupe_key: str | None = Field(default=None, max_length=100, unique=True)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

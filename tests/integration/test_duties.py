@@ -165,5 +165,7 @@ async def test_the_scheduler_runs_every_duty(app: App) -> None:
         "expire_drafts",
         "citizen_updates",
         "digest",
+        "reports",
+        "monthly_report",
     }
     assert str(jobs["digest"].trigger) == "cron[hour='8', minute='0']"

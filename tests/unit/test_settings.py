@@ -37,6 +37,7 @@ def test_lists_and_plain_database_urls_are_understood() -> None:
     [
         ({"timezone": "Mars/Olympus"}, "unknown timezone"),
         ({"tracking_prefix": "tpi-1"}, "TRACKING_PREFIX"),
+        ({"runtime": "telethon"}, "'aiogram' or 'ptb'"),
         ({"bot_mode": "webhook", "webhook_url": "https://x.example/hook"}, "WEBHOOK_SECRET"),
         ({"bot_mode": "webhook", "webhook_secret": "s" * 20}, "WEBHOOK_URL"),
         ({"description_min_chars": 500, "description_max_chars": 100}, "must not exceed"),

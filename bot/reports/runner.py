@@ -1,0 +1,392 @@
+"""Runs /stats, /export and the monthly report in the background, outside any update.
+
+Why: on SQLite an update holds the process-wide write lock for its whole transaction, and a
+year of reports takes seconds to read; so the handlers only queue a ``ReportJob`` and answer at
+once. This runner (a scheduler job, see bot/jobs.py) claims due jobs atomically (safe with
+several processes), reads the reports in batches through a server-side cursor, does the CPU
+work (figures, rows, charts, files) in a worker thread so the event loop keeps serving other
+chats, and talks to the requester directly through the runtime's sender: a progress message
+edited every few seconds, then the file. Role and agency are read again when the job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.core.calendar import WorkingCalendar
+from bot.core.i18n import Translator
+from bot.core.lifecycle import Role
+from bot.core.periods import Period, previous_month
+from bot.core.replies import EditMessage, Message, Upload
+from bot.core.stats import (
+    Evaluation,
+    Tally,
+    WorkingClock,
+    add_row,
+    measure,
+    weeks_between,
+)
+from bot.reports.charts import ChartLabels, chart_labels, compliance_bars, stats_chart_png
+from bot.reports.files import CsvExport, ExportFile, Finished, XlsxExport
+from bot.reports.monthly import monthly_report_pdf
+from bot.reports.records import COLUMNS, RecordPolicy, record
+from bot.reports.summary import Scope, summary_messages
+from bot.reports.tables import AGENCY_COLUMNS, agency_rows, plain
+from bot.settings import Settings
+from storage.database import SessionFactory
+from storage.locks import try_singleton
+from storage.models import ReportJob, Staff
+from storage.report_jobs import MAX_ATTEMPTS, add_job, claim_next, evaluators, finish_job
+from storage.staff import locale_of
+from storage.stats import Names, count_reports, export_rows, names, overdue_now, report_rows
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TELEGRAM_FILE_LIMIT = 50 * 1024 * 1024
+OVERDUE_LISTED = 10
+KINDS = ("stats", "xlsx", "csv", "monthly")
+
+
+class ReportSender(Protocol):
+    """The runtime's sender: ``send(chat_id, Message | EditMessage | Upload) -> message id``."""
+
+    async def send(self, chat_id: int, reply: Any) -> int | None:
+        """Send one reply."""
+
+
+@dataclass
+class ReportRunner:
+    """Claims report jobs and delivers their messages and files."""
+
+    sessions: SessionFactory
+    sender: ReportSender
+    translator: Translator
+    calendar: WorkingCalendar
+    settings: Settings
+    clock: Clock
+    worker_id: str
+    lease: timedelta = timedelta(minutes=30)
+    progress_every: float = 3.0
+
+    # --- scheduling ---------------------------------------------------------------------
+
+    async def run_due(self, limit: int = 5) -> int:
+        """Run up to ``limit`` due jobs, one after the other; returns how many ran."""
+        ran = 0
+        while ran < limit:
+            async with UnitOfWork(self.sessions) as uow:
+                job = await claim_next(
+                    session=uow.session,
+                    now=self.clock(),
+                    worker_id=self.worker_id,
+                    lease=self.lease,
+                )
+                await uow.commit()
+            if job is None:
+                break
+            ran += 1
+            await self._run(job)
+        return ran
+
+    async def enqueue_monthly(self, now: datetime) -> int:
+        """On the first working day of a month (from DIGEST_TIME), queue last month's report."""
+        local = self.calendar.local(now)
+        first = local.date().replace(day=1)
+        while not self.calendar.is_working_day(first):
+            first += timedelta(days=1)
+        hour, minute = (int(part) for part in self.settings.digest_time.split(":"))
+        if local.date() != first or (local.hour, local.minute) < (hour, minute):
+            return 0
+        period = previous_month(local.date(), self.calendar.timezone)
+        queued = 0
+        async with UnitOfWork(self.sessions) as uow:
+            if not await try_singleton(session=uow.session, name="monthly_report"):
+                return 0
+            for staff in await evaluators(session=uow.session):
+                assert staff.id is not None
+                locale = await locale_of(session=uow.session, telegram_id=staff.telegram_id)
+                job = await add_job(
+                    session=uow.session,
+                    kind="monthly",
+                    chat_id=staff.telegram_id,
+                    staff_id=staff.id,
+                    locale=self.translator.pick(locale),
+                    first_day=period.first_day,
+                    last_day=period.last_day,
+                    label=period.label,
+                    now=now,
+                    dedupe_key=f"monthly:{period.label}:{staff.id}",
+                )
+                queued += job is not None
+            await uow.commit()
+        return queued
+
+    # --- one job ------------------------------------------------------------------------
+
+    async def _run(self, job: ReportJob) -> None:
+        assert job.id is not None
+        period = Period(job.first_day, job.last_day, self.calendar.timezone, job.label)
+        status, error = "done", None
+        try:
+            async with UnitOfWork(self.sessions) as uow:
+                staff = await uow.session.get(Staff, job.staff_id)
+            if staff is None or not staff.active or job.attempts > MAX_ATTEMPTS:
+                status, error = "failed", "staff inactive or too many attempts"
+            elif job.kind == "stats":
+                await self._stats(job, staff, period)
+            elif job.kind in ("xlsx", "csv"):
+                await self._export(job, staff, period)
+            elif job.kind == "monthly":
+                await self._monthly(job, staff, period)
+            else:
+                status, error = "failed", f"unknown kind {job.kind}"
+        except Exception as failure:
+            log.exception("report job %s failed", job.id)
+            status, error = "failed", repr(failure)[:2000]
+            key = "stats.stats_failed" if job.kind == "stats" else "stats.export_failed"
+            try:
+                await self.sender.send(job.chat_id, Message(self._t(job, key, period=job.label)))
+            except Exception:
+                log.exception("could not tell chat %s that job %s failed", job.chat_id, job.id)
+        async with UnitOfWork(self.sessions) as uow:
+            await finish_job(
+                session=uow.session,
+                job_id=job.id,
+                worker_id=self.worker_id,
+                status=status,
+                now=self.clock(),
+                error=error,
+            )
+            await uow.commit()
+
+    def _t(self, job: ReportJob, key: str, /, **values: object) -> str:
+        return self.translator(job.locale, key, **values)
+
+    def _plain(self, job: ReportJob, key: str, /, **values: object) -> str:
+        return plain(self.translator, job.locale, key, **values)
+
+    @staticmethod
+    def _scope_agency(staff: Staff) -> int | None:
+        return staff.agency_id if staff.role == Role.AGENCY_ADMIN else None
+
+    async def evaluate_period(self, period: Period, agency_id: int | None = None) -> Evaluation:
+        """Every report of the period (in the scope) counted, batch by batch."""
+        clock = WorkingClock(self.calendar)
+        now = self.clock().timestamp()
+        evaluation = Evaluation(Tally(), {}, [])
+
+        def count(batch: list[Any]) -> None:
+            for row in batch:
+                add_row(evaluation, row, clock=clock, now=now)
+
+        async with UnitOfWork(self.sessions) as uow:
+            # The next batch is read while a worker thread counts this one.
+            counting: asyncio.Future[None] | None = None
+            async for batch in report_rows(
+                session=uow.session, start=period.start, end=period.end, agency_id=agency_id
+            ):
+                if counting is not None:
+                    await counting
+                counting = asyncio.ensure_future(asyncio.to_thread(count, batch))
+            if counting is not None:
+                await counting
+        evaluation.weeks = weeks_between(period.first_day, period.last_day, evaluation.city)
+        return evaluation
+
+    def _labels(self, job: ReportJob) -> ChartLabels:
+        return chart_labels(self.translator, job.locale)
+
+    async def _stats(self, job: ReportJob, staff: Staff, period: Period) -> None:
+        agency_id = self._scope_agency(staff)
+        evaluation = await self.evaluate_period(period)
+        async with UnitOfWork(self.sessions) as uow:
+            known = await names(session=uow.session)
+            overdue = await overdue_now(
+                session=uow.session, now=self.clock(), agency_id=agency_id, limit=OVERDUE_LISTED
+            )
+        scope = Scope(
+            agency_id,
+            known.agency(agency_id, "") if agency_id else self._t(job, "stats.scope_city"),
+        )
+        texts = summary_messages(
+            evaluation=evaluation,
+            scope=scope,
+            names=known,
+            overdue=overdue,
+            translator=self.translator,
+            locale=job.locale,
+            calendar=self.calendar,
+            label=period.label,
+        )
+        for text in texts:
+            await self.sender.send(job.chat_id, Message(text))
+        shown = (
+            [(agency_id, known.agency(agency_id, ""))]
+            if agency_id is not None
+            else [(a, known.agency(a, "")) for a in known.agency_order]
+        )
+        tally = (
+            evaluation.city if agency_id is None else evaluation.agencies.get(agency_id, Tally())
+        )
+        bars = compliance_bars(evaluation, shown, self._plain(job, "stats.file.city"))
+        image = await asyncio.to_thread(stats_chart_png, evaluation, tally, bars, self._labels(job))
+        caption = self._t(job, "stats.chart_caption", period=period.label)
+        await self.sender.send(
+            job.chat_id, Upload(f"stats-{period.slug}.png", image, caption=caption, as_photo=True)
+        )
+
+    def _policy(self, job: ReportJob, staff: Staff) -> RecordPolicy:
+        return RecordPolicy(
+            role=Role(staff.role),
+            redacted=self._plain(job, "stats.redacted"),
+            anonymous=self._plain(job, "stats.anonymous"),
+            hidden=self._plain(job, "stats.hidden"),
+            unassigned=self._plain(job, "stats.unassigned"),
+            locale=job.locale,
+        )
+
+    async def build_export(
+        self,
+        *,
+        job: ReportJob,
+        staff: Staff,
+        period: Period,
+        kind: str,
+        progress: Callable[[int, int], Any] | None = None,
+        max_bytes: int | None = TELEGRAM_FILE_LIMIT,
+    ) -> tuple[Finished, int, Evaluation, Names]:
+        """The export file of the period in the staff member's scope, streamed."""
+        agency_id = self._scope_agency(staff)
+        policy = self._policy(job, staff)
+        now = self.clock().timestamp()
+        clock = WorkingClock(self.calendar)
+        async with UnitOfWork(self.sessions) as uow:
+            known = await names(session=uow.session)
+            total = await count_reports(
+                session=uow.session, start=period.start, end=period.end, agency_id=agency_id
+            )
+        output: ExportFile
+        if kind == "csv":
+            output = CsvExport(report_header=COLUMNS)
+        else:
+            output = XlsxExport(
+                report_header=[self._plain(job, f"stats.column.{c}") for c in COLUMNS],
+                agency_header=[
+                    self._plain(job, f"stats.agency_column.{c}") for c in AGENCY_COLUMNS
+                ],
+                sheet_reports=self._plain(job, "stats.file.sheet_reports"),
+                sheet_agencies=self._plain(job, "stats.file.sheet_agencies"),
+            )
+        evaluation = Evaluation(Tally(), {}, [])
+
+        def consume(batch: list[Any]) -> None:
+            records = []
+            for row in batch:
+                spans, outcomes = measured = measure(row.report, clock, now)
+                add_row(evaluation, row.report, clock=clock, now=now, measured=measured)
+                records.append(
+                    record(
+                        row,
+                        policy=policy,
+                        names=known,
+                        clock=clock,
+                        spans=spans,
+                        outcomes=outcomes,
+                    )
+                )
+            output.add_rows(records)
+
+        done = 0
+        async with UnitOfWork(self.sessions) as uow:
+            # The next batch is read while a worker thread writes this one (in order).
+            writing: asyncio.Future[None] | None = None
+            async for batch in export_rows(
+                session=uow.session, start=period.start, end=period.end, agency_id=agency_id
+            ):
+                if writing is not None:
+                    await writing
+                    if progress is not None:
+                        await progress(done, total)
+                writing = asyncio.ensure_future(asyncio.to_thread(consume, batch))
+                done += len(batch)
+            if writing is not None:
+                await writing
+                if progress is not None:
+                    await progress(done, total)
+        if agency_id is not None:
+            # The agency's rows beside the whole city's: the city needs its own pass.
+            city = await self.evaluate_period(period)
+            evaluation.city = city.city
+        evaluation.weeks = weeks_between(period.first_day, period.last_day, evaluation.city)
+        table = agency_rows(evaluation, known, self._plain(job, "stats.file.city"), only=agency_id)
+        finished = await asyncio.to_thread(output.finish, table, max_bytes)
+        return finished, done, evaluation, known
+
+    async def _export(self, job: ReportJob, staff: Staff, period: Period) -> None:
+        label = job.kind.upper()
+        values = {"format": label, "period": period.label}
+        message_id = await self.sender.send(
+            job.chat_id, Message(self._t(job, "stats.export_progress", **values, done=0, total="…"))
+        )
+        last = time.monotonic()
+
+        async def progress(done: int, total: int) -> None:
+            nonlocal last
+            if message_id is None or time.monotonic() - last < self.progress_every:
+                return
+            last = time.monotonic()
+            text = self._t(job, "stats.export_progress", **values, done=done, total=total)
+            try:
+                await self.sender.send(job.chat_id, EditMessage(message_id, text))
+            except Exception:  # a lost progress edit (e.g. a 429) must not lose the export
+                log.warning("progress edit of job %s failed", job.id, exc_info=True)
+
+        (data, size_bytes), total, _, _ = await self.build_export(
+            job=job, staff=staff, period=period, kind=job.kind, progress=progress
+        )
+        if data is None:
+            size = f"{size_bytes / 1024 / 1024:.0f}"
+            await self.sender.send(
+                job.chat_id,
+                Message(self._t(job, "stats.export_too_big", period=period.label, size=size)),
+            )
+            return
+        done_text = self._t(job, "stats.export_done", **values, total=total)
+        if message_id is not None:
+            await self.sender.send(job.chat_id, EditMessage(message_id, done_text))
+        await self.sender.send(
+            job.chat_id, Upload(f"aduan-{period.slug}.{job.kind}", data, caption=done_text)
+        )
+
+    async def _monthly(self, job: ReportJob, staff: Staff, period: Period) -> None:
+        (data, _), _, evaluation, known = await self.build_export(
+            job=job, staff=staff, period=period, kind="xlsx"
+        )
+        async with UnitOfWork(self.sessions) as uow:
+            overdue, _ = await overdue_now(
+                session=uow.session, now=self.clock(), agency_id=None, limit=1
+            )
+        pdf = await asyncio.to_thread(
+            monthly_report_pdf,
+            translator=self.translator,
+            locale=job.locale,
+            evaluation=evaluation,
+            known=known,
+            period=period,
+            overdue=overdue,
+            made_at=self.calendar.local(self.clock()),
+        )
+        caption = self._t(job, "stats.monthly_caption", period=period.label)
+        await self.sender.send(
+            job.chat_id, Upload(f"evaluasi-{period.slug}.pdf", pdf, caption=caption)
+        )
+        if data is not None:  # else too big for Telegram: the PDF has the figures
+            await self.sender.send(job.chat_id, Upload(f"aduan-{period.slug}.xlsx", data))
