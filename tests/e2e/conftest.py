@@ -24,5 +24,9 @@ def live_settings(request: pytest.FixtureRequest, tmp_path: Path, emulator: Emul
     """Settings pointing the bot at the emulator, once per runtime: every e2e test runs on both.
 
     Tests that need other settings derive them with ``live_settings.model_copy(update=...)``.
+    These bots run on the real clock, so quiet hours are off: otherwise a run in the local
+    evening would hold every citizen notice until morning (quiet hours have their own tests).
     """
-    return make_settings(tmp_path, telegram_api_url=emulator.base_url, runtime=request.param)
+    return make_settings(
+        tmp_path, telegram_api_url=emulator.base_url, runtime=request.param, quiet_hours=""
+    )

@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -23,6 +25,9 @@ from bot.sandbox.training import Sandbox, SandboxOptions
 from storage.models import Complaint, Staff
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import make_settings
+
+# Reports are numbered per local year, and the sandbox runs on the real clock.
+THIS_YEAR_CODE = f"TPI-{datetime.now(ZoneInfo('Asia/Jakarta')).year}-"
 
 CITIZEN, ADMIN, OFFICER = 1001, 9001, 9002
 WAIT = 10.0
@@ -249,13 +254,13 @@ async def test_the_scenario_loads_reports_in_every_status(
         assert sorted(r.tracking_code for r in reports) == sandbox.scenario_codes
         assert any(r.reopen_count for r in reports)
         # The notifications the scenario caused reach the trainees' chats once the bot runs.
-        await bot_says(sandbox, OFFICER, "TPI-2026-")
+        await bot_says(sandbox, OFFICER, THIS_YEAR_CODE)
         async with http.get(f"{sandbox.url}api/session") as response:
             session = await response.json()
         assert session["scenario"] == sandbox.scenario_codes
         samples = [p for p in session["participants"] if p["role"] == "sample"]
         assert {p["language"] for p in samples} == {"id", "en"}
-        await bot_says(sandbox, samples[0]["user_id"], "TPI-2026-")
+        await bot_says(sandbox, samples[0]["user_id"], THIS_YEAR_CODE)
         assert sandbox.emulator.internal_errors == []
 
 
