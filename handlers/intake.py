@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from bot.core.events import Attachment, AttachmentKind, Event
+from bot.core.events import UNSUPPORTED_CONTENT, Attachment, AttachmentKind, Event
 from bot.core.lifecycle import Channel, Privacy, ReportKind, Role
 from bot.core.replies import Button, ClearButtons, Message, Reply
 from handlers.context import Context
@@ -153,7 +153,7 @@ async def on_message(event: Event, ctx: Context) -> list[Reply]:
     if event.unsupported:
         what = (
             ctx.t(f"content.{event.unsupported}")
-            if event.unsupported in CONTENT
+            if event.unsupported in UNSUPPORTED_CONTENT
             else ctx.t("content.other")
         )
         return [Message(ctx.t("intake.unsupported", what=what)), *await ask(ctx)]
@@ -179,19 +179,6 @@ async def on_message(event: Event, ctx: Context) -> list[Reply]:
         else ("intake.attachments.hint" if step == "attachments" else "intake.text_needed")
     )
     return [Message(ctx.t(hint)), *await ask(ctx)]
-
-
-CONTENT = (
-    "sticker",
-    "poll",
-    "contact",
-    "dice",
-    "game",
-    "animation",
-    "video_note",
-    "audio",
-    "venue",
-)
 
 
 async def _on_description(ctx: Context, text: str) -> list[Reply]:

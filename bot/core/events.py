@@ -16,6 +16,22 @@ class AttachmentKind(StrEnum):
     VOICE = "voice"
 
 
+# Content Aduan does not take, in the order the Bot API's Message lists it; each has a catalog
+# entry ``content.<name>`` so the citizen is told plainly what cannot be used.
+UNSUPPORTED_CONTENT = (
+    "sticker",
+    "poll",
+    "contact",
+    "dice",
+    "game",
+    "animation",
+    "video_note",
+    "audio",
+    "venue",
+    "story",
+)
+
+
 @dataclass(frozen=True)
 class Sender:
     """The Telegram user behind an event."""

@@ -11,23 +11,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.events import Attachment, AttachmentKind, Event, Location, Sender
+from bot.core.events import (
+    UNSUPPORTED_CONTENT,
+    Attachment,
+    AttachmentKind,
+    Event,
+    Location,
+    Sender,
+)
 
 # What Aduan asks Telegram for; anything else that still arrives is ignored by ``to_event``.
 ALLOWED_UPDATES = ["message", "callback_query", "edited_message", "my_chat_member"]
-# Content Aduan does not take, in the order the Bot API's Message lists it.
-UNSUPPORTED = (
-    "sticker",
-    "poll",
-    "contact",
-    "dice",
-    "game",
-    "animation",
-    "video_note",
-    "audio",
-    "venue",
-    "story",
-)
 
 
 class UserFields(Protocol):
@@ -193,7 +187,7 @@ def to_event(update: UpdateFields) -> Event | None:
     message = update.message
     if message is None or message.from_user is None:
         return None
-    unsupported = next((name for name in UNSUPPORTED if getattr(message, name, None)), None)
+    unsupported = next((name for name in UNSUPPORTED_CONTENT if getattr(message, name, None)), None)
     attachments = () if unsupported else _attachments(message)
     location = message.location if not unsupported else None
     if not (message.text or attachments or location or unsupported):

@@ -55,3 +55,11 @@ def test_every_catalog_text_is_valid_telegram_html(translator: Translator) -> No
             filled = translator(locale, key, **dict.fromkeys(placeholders(template), "<x & y>"))
             text, _ = parse_html(filled)
             assert "<x & y>" in text or not placeholders(template), (locale, key)
+
+
+def test_every_unsupported_content_is_named_in_every_language(translator: Translator) -> None:
+    from bot.core.events import UNSUPPORTED_CONTENT
+
+    for locale, catalog in translator.catalogs.items():
+        missing = [name for name in UNSUPPORTED_CONTENT if f"content.{name}" not in catalog]
+        assert missing == [], locale
