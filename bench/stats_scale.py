@@ -14,6 +14,9 @@ export's memory not growing with the rows it streams (only the finished file is 
 
 Run: .venv/bin/python bench/stats_scale.py --reports 1000000 [--postgres]
      (make bench runs it with the default 100,000 reports on SQLite).
+     ``--keep /tmp/1m.db`` (or, with --postgres, ``--keep SCHEMA``) generates the database once
+     and keeps it, later runs reuse it; ``--only stats-month export-xlsx`` and ``--repeat 3``
+     pick measurements and repeat them (on a shared machine, take the best).
 """
 
 from __future__ import annotations
@@ -58,8 +61,16 @@ WORDS = (  # noqa: SIM905
 
 
 @asynccontextmanager
-async def database(postgres: bool) -> AsyncIterator[tuple[str, str | None, str | None]]:
-    """A fresh database: (url, PostgreSQL schema, SQLite path)."""
+async def database(
+    postgres: bool, keep: str | None = None
+) -> AsyncIterator[tuple[str, str | None, str | None]]:
+    """A fresh database: (url, PostgreSQL schema, SQLite path); ``keep`` names one to reuse."""
+    if keep is not None:
+        if postgres:
+            yield POSTGRES_URL, keep, None
+        else:
+            yield f"sqlite+aiosqlite:///{keep}", None, keep
+        return
     if postgres:
         async with postgres_schema() as schema:
             yield POSTGRES_URL, schema, None
@@ -319,15 +330,48 @@ async def measure(url: str, schema: str | None, what: str) -> dict[str, Any]:
     }
 
 
-async def run(count: int, postgres: bool, skip_csv: bool) -> None:
-    async with database(postgres) as (url, schema, path):
-        seconds = await generate(url, schema, path, count)
-        print(f"database: {'PostgreSQL' if postgres else 'SQLite'}, {count:,} reports")
-        print(f"generated and inserted in {seconds:.1f} s")
+async def _exists(url: str, schema: str | None, path: str | None, filled: bool) -> bool:
+    """Whether a kept database is already filled (then it is measured, not generated)."""
+    if path is not None:
+        return filled
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        found = await connection.fetchval(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = $1 AND table_name = 'complaint'",
+            schema,
+        )
+        if not found:
+            await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        return bool(found)
+    finally:
+        await connection.close()
+
+
+async def run(
+    count: int,
+    postgres: bool,
+    skip_csv: bool,
+    keep: str | None = None,
+    only: list[str] | None = None,
+    repeat: int = 1,
+    filled: bool = False,
+) -> None:
+    async with database(postgres, keep) as (url, schema, path):
+        if keep is not None and await _exists(url, schema, path, filled):
+            print(f"database: {'PostgreSQL' if postgres else 'SQLite'}, reused {keep}")
+        else:
+            seconds = await generate(url, schema, path, count)
+            print(f"database: {'PostgreSQL' if postgres else 'SQLite'}, {count:,} reports")
+            print(f"generated and inserted in {seconds:.1f} s")
         measurements = ["stats-month", "stats-year", "export-xlsx"]
         if not skip_csv:
             measurements.append("export-csv")
-        for what in measurements:
+        if only:
+            measurements = [m for m in measurements if m in only]
+        for what in [m for m in measurements for _ in range(repeat)]:
             command = [sys.executable, __file__, "--measure", what, "--url", url]
             if schema:
                 command += ["--schema", schema]
@@ -350,6 +394,14 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="reuse (or generate once and keep) a database: a SQLite file path, "
+        "or a PostgreSQL schema name with --postgres",
+    )
+    parser.add_argument("--only", nargs="+", metavar="WHAT", help="e.g. stats-month export-csv")
+    parser.add_argument("--repeat", type=int, default=1, help="run each measurement N times")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
@@ -357,7 +409,13 @@ def main() -> None:
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.url, args.schema, args.measure))))
         return
-    asyncio.run(run(args.reports, args.postgres, args.skip_csv))
+    keep, filled = args.keep, False
+    if keep is not None and not args.postgres:
+        keep = str(Path(keep).resolve())
+        filled = Path(keep).exists()
+    asyncio.run(
+        run(args.reports, args.postgres, args.skip_csv, keep, args.only, args.repeat, filled)
+    )
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ def median(values: Sequence[float]) -> float | None:
     return percentile(values, 50)
 
 
+_CLOCK_TEXTS = tuple(f" {minute // 60:02d}:{minute % 60:02d}" for minute in range(24 * 60))
+
+
 class WorkingClock:
     """``working_days_between`` in O(1) per call: cumulative working seconds per local day.
 
@@ -86,6 +89,15 @@ class WorkingClock:
         self._cumulative: list[float] = []  # working seconds before each day
         self._working: list[bool] = []
         self._texts: dict[int, str] = {}  # index -> local date text, reset on every rebuild
+        self._weeks: dict[int, date] = {}  # index -> Monday of that day's week, likewise
+
+    def cover(self, first: date, last: date) -> None:
+        """Build the table for ``first``..``last`` up front (rows then rarely rebuild it).
+
+        A table that starts before every moment asked about never moves its origin, so the
+        positions of two moments are always comparable (``between``).
+        """
+        self._build(first, last)
 
     def _midnight(self, day: date) -> float:
         return datetime.combine(day, time(0), tzinfo=self._zone).timestamp()
@@ -99,6 +111,7 @@ class WorkingClock:
         self._first = first
         self._starts, self._cumulative, self._working = [], [], []
         self._texts = {}
+        self._weeks = {}
         total = 0.0
         day = first
         while day <= last + timedelta(days=1):
@@ -122,7 +135,9 @@ class WorkingClock:
 
     def _position(self, stamp: float) -> float:
         """Working seconds from the table's first day to the moment ``stamp``."""
-        index = self._index(stamp)
+        index = bisect_right(self._starts, stamp) - 1
+        if index < 0 or index >= len(self._working) - 1:
+            index = self._index(stamp)
         if not self._working[index]:
             return self._cumulative[index]
         return self._cumulative[index] + (stamp - self._starts[index])
@@ -133,18 +148,38 @@ class WorkingClock:
         assert self._first is not None
         return self._first + timedelta(days=index)
 
+    def position_week(self, stamp: float) -> tuple[float, date]:
+        """``_position`` of a moment and the Monday of its local week, with one look-up."""
+        index = bisect_right(self._starts, stamp) - 1
+        if index < 0 or index >= len(self._working) - 1:
+            index = self._index(stamp)
+        monday = self._weeks.get(index)
+        if monday is None:
+            assert self._first is not None
+            day = self._first + timedelta(days=index)
+            monday = self._weeks[index] = day - timedelta(days=day.weekday())
+        if not self._working[index]:
+            return self._cumulative[index], monday
+        return self._cumulative[index] + (stamp - self._starts[index]), monday
+
     def local_text(self, stamp: float) -> str:
         """The moment as local ``YYYY-MM-DD HH:MM`` (exports), without making a datetime."""
-        index = self._index(stamp)
-        start = self._starts[index]
-        if self._starts[index + 1] - start != 86_400.0:  # a DST change that day: be exact
-            return datetime.fromtimestamp(stamp, self._zone).isoformat(" ", "minutes")[:16]
+        index = bisect_right(self._starts, stamp) - 1
+        if index < 0 or index >= len(self._working) - 1:
+            index = self._index(stamp)
         day = self._texts.get(index)
         if day is None:
-            assert self._first is not None
-            day = self._texts[index] = (self._first + timedelta(days=index)).isoformat()
-        minutes = int(stamp - start) // 60
-        return f"{day} {minutes // 60:02d}:{minutes % 60:02d}"
+            day = self._texts[index] = self._day_text(index)
+        if not day:  # a DST change that day: be exact
+            return datetime.fromtimestamp(stamp, self._zone).isoformat(" ", "minutes")[:16]
+        return day + _CLOCK_TEXTS[int(stamp - self._starts[index]) // 60]
+
+    def _day_text(self, index: int) -> str:
+        """The local date of table day ``index`` as text; empty if the day is not 24 hours."""
+        if self._starts[index + 1] - self._starts[index] != 86_400.0:
+            return ""
+        assert self._first is not None
+        return (self._first + timedelta(days=index)).isoformat()
 
     def between(self, start: float, end: float) -> float:
         """Working days elapsed from ``start`` to ``end`` (negative if end < start)."""
@@ -292,6 +327,30 @@ class Tally:
             self.rating_sum += row.rating
             self.ratings += 1
 
+    def add_many(self, combo: tuple[Any, ...], count: int) -> None:
+        """Count ``count`` reports of one combination (see ``count_rows``); not their times."""
+        status, kind, category_id, agency_id, channel, week = combo[:6]
+        verify_ok, first_ok, done_ok, overdue, reopened, resolved, verdict, rating = combo[6:]
+        self.total += count
+        self.groups[(status, kind, category_id, agency_id, channel, week)] += count
+        for stage, outcome in zip(STAGES, (verify_ok, first_ok, done_ok), strict=True):
+            if outcome is True:
+                self.met[stage] += count
+            elif outcome is False:
+                self.missed[stage] += count
+        if overdue:
+            self.overdue += count
+        if reopened:
+            self.reopened += count
+            self.ever_resolved += count
+        elif resolved:
+            self.ever_resolved += count
+        if verdict is not None and verdict in VERDICTS:
+            self.verdicts[verdict] += count
+        if rating is not None:
+            self.rating_sum += rating * count
+            self.ratings += count
+
     def _by(self, position: int) -> Counter[Any]:
         counts: Counter[Any] = Counter()
         for key, count in self.groups.items():
@@ -376,9 +435,9 @@ def evaluate(
     """Count every row into the city's tally and its agency's."""
     clock = WorkingClock(calendar)
     result = Evaluation(Tally(), {agency_id: Tally() for agency_id in agency_ids}, [])
-    stamp = now.timestamp()
-    for row in rows:
-        add_row(result, row, clock=clock, now=stamp)
+    if first_day is not None and last_day is not None:
+        clock.cover(first_day, last_day)
+    count_rows(result, rows, clock=clock, now=now.timestamp())
     result.weeks = weeks_between(first_day, last_day, result.city)
     return result
 
@@ -409,6 +468,137 @@ def add_row(
         if tally is None:
             tally = result.agencies[row.agency_id] = Tally()
         tally.add(row, spans, outcomes, overdue, week)
+
+
+Measured = tuple[float | None, float | None, float | None, bool | None, bool | None, bool | None]
+"""Per row: working days to verification, first follow-up, resolution; then the outcomes."""
+
+
+def count_rows(
+    result: Evaluation,
+    rows: Iterable[ReportRow],
+    *,
+    clock: WorkingClock,
+    now: float,
+    measured: list[Measured] | None = None,
+) -> None:
+    """``add_row`` for many rows at once, with the same figures, several times faster.
+
+    The per-stage logic of ``durations``, ``compliance`` and ``overdue_from`` is inlined,
+    and everything a ``Tally`` counts (but the durations) is first counted per distinct
+    combination in one counter, then added to the tallies once per combination: a year of
+    reports has far fewer combinations than rows. ``measured`` (if given) receives every
+    row's durations and outcomes, in order (exports write them).
+    """
+    position = clock._position
+    position_week = clock.position_week
+    keep = measured.append if measured is not None else None
+    combos: Counter[tuple[Any, ...]] = Counter()
+    city_times = result.city.times
+    city_verify = city_times[Stage.VERIFY]
+    city_first = city_times[Stage.FIRST_RESPONSE]
+    city_done = city_times[Stage.COMPLETION]
+    agencies = result.agencies
+    for row in rows:
+        (
+            status,
+            kind,
+            category_id,
+            agency_id,
+            channel,
+            submitted,
+            assigned,
+            acknowledged,
+            resolved,
+            closed,
+            verify_due,
+            first_due,
+            completion_due,
+            reopen_count,
+            verdict,
+            rating,
+        ) = row
+        # durations() / verified_at(); same arithmetic as WorkingClock.between (end first)
+        if status == "rejected":
+            verified = closed
+        elif reopen_count > 0:
+            verified = None
+        else:
+            verified = assigned
+        # (the table starts before the period: a rebuild never moves its origin mid-row)
+        start, week = position_week(submitted)
+        to_verify = (position(verified) - start) / 86_400.0 if verified is not None else None
+        to_first = (
+            (position(acknowledged) - position(assigned)) / 86_400.0
+            if assigned is not None and acknowledged is not None
+            else None
+        )
+        to_done = (position(resolved) - start) / 86_400.0 if resolved is not None else None
+        # compliance() / _outcome()
+        if verify_due is None or (verified is None and reopen_count != 0):
+            verify_ok = None
+        elif verified is not None:
+            verify_ok = verified <= verify_due
+        else:
+            verify_ok = False if status == "submitted" and now > verify_due else None
+        if first_due is None:
+            first_ok = None
+        elif acknowledged is not None:
+            first_ok = acknowledged <= first_due
+        else:
+            first_ok = False if status == "assigned" and now > first_due else None
+        if completion_due is None:
+            done_ok = None
+        elif resolved is not None:
+            done_ok = resolved <= completion_due
+        else:
+            done_ok = False if status == "in_progress" and now > completion_due else None
+        if keep is not None:
+            keep((to_verify, to_first, to_done, verify_ok, first_ok, done_ok))
+        combos[
+            (
+                status,
+                kind,
+                category_id,
+                agency_id,
+                channel,
+                week,
+                verify_ok,
+                first_ok,
+                done_ok,
+                # overdue_from()
+                (verify_ok is False and status == "submitted")
+                or (first_ok is False and acknowledged is None)
+                or (done_ok is False and resolved is None),
+                reopen_count > 0,
+                resolved is not None,
+                verdict,
+                rating,
+            )
+        ] += 1
+        if agency_id is not None:
+            tally = agencies.get(agency_id)
+            if tally is None:
+                tally = agencies[agency_id] = Tally()
+            times = tally.times
+        else:
+            times = None
+        if to_verify is not None:
+            city_verify.append(to_verify)
+            if times is not None:
+                times[Stage.VERIFY].append(to_verify)
+        if to_first is not None:
+            city_first.append(to_first)
+            if times is not None:
+                times[Stage.FIRST_RESPONSE].append(to_first)
+        if to_done is not None:
+            city_done.append(to_done)
+            if times is not None:
+                times[Stage.COMPLETION].append(to_done)
+    for combo, count in combos.items():
+        result.city.add_many(combo, count)
+        if combo[3] is not None:
+            agencies[combo[3]].add_many(combo, count)
 
 
 def weeks_between(first: date | None, last: date | None, tally: Tally) -> list[date]:

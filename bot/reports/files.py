@@ -10,10 +10,12 @@ finished file is read into memory.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from typing import IO, Any, NamedTuple, Protocol
@@ -52,11 +54,8 @@ def _read(handle: IO[bytes], max_bytes: int | None) -> Finished:
     return Finished(data, size)
 
 
-def _cell(value: Any) -> Any:
-    # A spreadsheet must not run what a citizen typed: text starting like a formula is quoted.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+# A spreadsheet must not run what a citizen typed: CSV text starting like a formula is quoted.
+_FORMULA = ("=", "+", "-", "@")
 
 
 class XlsxExport:
@@ -89,31 +88,54 @@ class XlsxExport:
         self._entry = self._zip.open(self.SHEET, "w", force_zip64=True)
         self._entry.write(_SHEET_START)
         self._row = 0
+        self._writing: threading.Thread | None = None
+        self._failed: BaseException | None = None
         self._write([list(report_header)])
 
     def _write(self, rows: Sequence[Sequence[Any]]) -> None:
         parts: list[str] = []
         append = parts.append
         letters = self._letters
+        needs_escape = _NEEDS_ESCAPE.search
+        n = self._row
         for row in rows:
-            self._row += 1
-            n = self._row
-            append(f'<row r="{n}">')
+            n += 1
+            r = str(n)  # once a row, not once a cell
+            append(f'<row r="{r}">')
             for letter, value in zip(letters, row, strict=False):
                 kind = type(value)
                 if kind is str:
                     if not value:
                         continue
-                    if _NEEDS_ESCAPE.search(value):
+                    if needs_escape(value):
                         value = _xml_text(value)
-                    append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{value}</t></is></c>')
+                    append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
                 elif kind is int or kind is float:
-                    append(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
+                    append(f'<c r="{letter}{r}"><v>{value!r}</v></c>')
                 elif value is not None:
                     text = _xml_text(str(value))
-                    append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{text}</t></is></c>')
+                    append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{text}</t></is></c>')
             append("</row>")
-        self._entry.write("".join(parts).encode())
+        self._row = n
+        data = "".join(parts).encode()
+        # Compressing (zlib lets go of the GIL) overlaps the next batch's rows: one write is
+        # in flight at a time, so the entry gets the batches in order.
+        self._wait()
+        self._writing = threading.Thread(target=self._compress, args=(data,), daemon=True)
+        self._writing.start()
+
+    def _compress(self, data: bytes) -> None:
+        try:
+            self._entry.write(data)
+        except BaseException as error:  # raised again in the exporting thread (_wait)
+            self._failed = error
+
+    def _wait(self) -> None:
+        if self._writing is not None:
+            self._writing.join()
+            self._writing = None
+        if self._failed is not None:
+            raise self._failed
 
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append report rows."""
@@ -123,6 +145,7 @@ class XlsxExport:
         self, agency_rows: Sequence[Sequence[Any]], max_bytes: int | None = None
     ) -> Finished:
         """Write the per-agency sheet and return the workbook."""
+        self._wait()
         self._entry.write(_SHEET_END)
         self._entry.close()
         skeleton = Workbook()
@@ -166,18 +189,23 @@ class CsvExport:
     def __init__(self, *, report_header: Sequence[str]) -> None:
         # Lives until finish(): rows arrive over many calls.
         self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._text = io.TextIOWrapper(self._file, encoding="utf-8-sig", newline="")
-        self._writer = csv.writer(self._text)
-        self._writer.writerow(report_header)
+        self._file.write(codecs.BOM_UTF8)
+        self.add_rows([report_header])
 
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Append report rows."""
-        self._writer.writerows([_cell(value) for value in row] for row in rows)
+        """Append report rows (a batch is formatted in memory, then written at once)."""
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(
+            [
+                "'" + value if isinstance(value, str) and value.startswith(_FORMULA) else value
+                for value in row
+            ]
+            for row in rows
+        )
+        self._file.write(text.getvalue().encode("utf-8"))
 
     def finish(
         self, agency_rows: Sequence[Sequence[Any]], max_bytes: int | None = None
     ) -> Finished:
         """Return the file (the per-agency summary is in the XLSX only)."""
-        self._text.flush()
-        self._text.detach()
         return _read(self._file, max_bytes)

@@ -17,11 +17,12 @@ everyone but superadmins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.lifecycle import Privacy, Role
-from bot.core.stats import Stage, WorkingClock
+from bot.core.stats import Measured, Stage, WorkingClock
 from storage.stats import ExportRow, Names
 
 COLUMNS = (
@@ -138,3 +139,83 @@ def record(
         report.verdict or "",
         "" if report.rating is None else report.rating,
     ]
+
+
+def records(
+    rows: Sequence[ExportRow],
+    measured: Sequence[Measured],
+    *,
+    policy: RecordPolicy,
+    names: Names,
+    clock: WorkingClock,
+) -> list[list[Any]]:
+    """``record`` for a batch (same columns), with the per-row lookups made once a batch."""
+    text = clock.local_text
+    locale_en = policy.locale == "en"
+    categories = {key: (en if locale_en else id_) for key, (id_, en) in names.categories.items()}
+    agencies = names.agencies
+    unassigned = policy.unassigned
+    redacted = policy.redacted
+    superadmin = policy.role is Role.SUPERADMIN
+    # Deadlines fall on few distinct moments (ends of working days): their text is kept.
+    due: dict[float, str] = {}
+    keep = due.setdefault
+    out: list[list[Any]] = []
+    append = out.append
+    for row, (to_verify, to_first, to_done, verify_ok, first_ok, done_ok) in zip(
+        rows, measured, strict=True
+    ):
+        report = row.report
+        secret = row.privacy == Privacy.CONFIDENTIAL and not superadmin
+        category_id = report.category_id
+        agency_id = report.agency_id
+        category = categories.get(category_id)
+        assigned, acknowledged, resolved, closed = (
+            report.assigned_at,
+            report.acknowledged_at,
+            report.resolved_at,
+            report.closed_at,
+        )
+        verify_due, first_due, completion_due = (
+            report.verify_due_at,
+            report.first_response_due_at,
+            report.completion_due_at,
+        )
+        rating = report.rating
+        append(
+            [
+                row.tracking_code,
+                text(report.submitted_at),
+                report.kind,
+                str(category_id) if category is None else category,
+                unassigned if agency_id is None else agencies.get(agency_id, unassigned),
+                report.channel,
+                row.privacy,
+                report.status,
+                row.district or "",
+                redacted if secret and row.address else (row.address or ""),
+                redacted if secret else row.description,
+                reporter(row, policy),
+                "" if assigned is None else text(assigned),
+                "" if acknowledged is None else text(acknowledged),
+                "" if resolved is None else text(resolved),
+                "" if closed is None else text(closed),
+                ""
+                if verify_due is None
+                else due.get(verify_due) or keep(verify_due, text(verify_due)),
+                "" if first_due is None else due.get(first_due) or keep(first_due, text(first_due)),
+                ""
+                if completion_due is None
+                else due.get(completion_due) or keep(completion_due, text(completion_due)),
+                "" if to_verify is None else round(to_verify, 2),
+                "" if to_first is None else round(to_first, 2),
+                "" if to_done is None else round(to_done, 2),
+                "" if verify_ok is None else ("yes" if verify_ok else "no"),
+                "" if first_ok is None else ("yes" if first_ok else "no"),
+                "" if done_ok is None else ("yes" if done_ok else "no"),
+                report.reopen_count,
+                report.verdict or "",
+                "" if rating is None else rating,
+            ]
+        )
+    return out

@@ -26,16 +26,16 @@ from bot.core.periods import Period, previous_month
 from bot.core.replies import EditMessage, Message, Upload
 from bot.core.stats import (
     Evaluation,
+    Measured,
     Tally,
     WorkingClock,
-    add_row,
-    measure,
+    count_rows,
     weeks_between,
 )
 from bot.reports.charts import ChartLabels, chart_labels, compliance_bars, stats_chart_png
 from bot.reports.files import CsvExport, ExportFile, Finished, XlsxExport
 from bot.reports.monthly import monthly_report_pdf
-from bot.reports.records import COLUMNS, RecordPolicy, record
+from bot.reports.records import COLUMNS, RecordPolicy, records
 from bot.reports.summary import Scope, summary_messages
 from bot.reports.tables import AGENCY_COLUMNS, agency_rows, plain
 from bot.settings import Settings
@@ -44,7 +44,15 @@ from storage.locks import try_singleton
 from storage.models import ReportJob, Staff
 from storage.report_jobs import MAX_ATTEMPTS, add_job, claim_next, evaluators, finish_job
 from storage.staff import locale_of
-from storage.stats import Names, count_reports, export_rows, names, overdue_now, report_rows
+from storage.stats import (
+    Names,
+    OverdueItem,
+    count_reports,
+    export_rows,
+    names,
+    overdue_now,
+    report_rows,
+)
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,8 @@ Clock = Callable[[], datetime]
 TELEGRAM_FILE_LIMIT = 50 * 1024 * 1024
 OVERDUE_LISTED = 10
 KINDS = ("stats", "xlsx", "csv", "monthly")
+# The clock's table is built for the period and this much after it (later moments: deadlines).
+COVER_AFTER = timedelta(days=120)
 
 
 class ReportSender(Protocol):
@@ -183,9 +193,10 @@ class ReportRunner:
         now = self.clock().timestamp()
         evaluation = Evaluation(Tally(), {}, [])
 
+        clock.cover(period.first_day, period.last_day + COVER_AFTER)
+
         def count(batch: list[Any]) -> None:
-            for row in batch:
-                add_row(evaluation, row, clock=clock, now=now)
+            count_rows(evaluation, batch, clock=clock, now=now)
 
         async with UnitOfWork(self.sessions) as uow:
             # The next batch is read while a worker thread counts this one.
@@ -206,12 +217,27 @@ class ReportRunner:
 
     async def _stats(self, job: ReportJob, staff: Staff, period: Period) -> None:
         agency_id = self._scope_agency(staff)
-        evaluation = await self.evaluate_period(period)
-        async with UnitOfWork(self.sessions) as uow:
-            known = await names(session=uow.session)
-            overdue = await overdue_now(
-                session=uow.session, now=self.clock(), agency_id=agency_id, limit=OVERDUE_LISTED
-            )
+
+        async def lookups() -> tuple[Names, tuple[int, list[OverdueItem]]]:
+            async with UnitOfWork(self.sessions) as uow:
+                known = await names(session=uow.session)
+                overdue = await overdue_now(
+                    session=uow.session,
+                    now=self.clock(),
+                    agency_id=agency_id,
+                    limit=OVERDUE_LISTED,
+                )
+            return known, overdue
+
+        # The names and the overdue list are read (on their own connection) while the
+        # period's reports are counted.
+        looking = asyncio.ensure_future(lookups())
+        try:
+            evaluation = await self.evaluate_period(period)
+        except BaseException:
+            looking.cancel()
+            raise
+        known, overdue = await looking
         scope = Scope(
             agency_id,
             known.agency(agency_id, "") if agency_id else self._t(job, "stats.scope_city"),
@@ -226,8 +252,6 @@ class ReportRunner:
             calendar=self.calendar,
             label=period.label,
         )
-        for text in texts:
-            await self.sender.send(job.chat_id, Message(text))
         shown = (
             [(agency_id, known.agency(agency_id, ""))]
             if agency_id is not None
@@ -237,7 +261,15 @@ class ReportRunner:
             evaluation.city if agency_id is None else evaluation.agencies.get(agency_id, Tally())
         )
         bars = compliance_bars(evaluation, shown, self._plain(job, "stats.file.city"))
-        image = await asyncio.to_thread(stats_chart_png, evaluation, tally, bars, self._labels(job))
+        # The chart is drawn while the messages go out.
+        drawing = asyncio.ensure_future(
+            asyncio.to_thread(stats_chart_png, evaluation, tally, bars, self._labels(job))
+        )
+        try:
+            for text in texts:
+                await self.sender.send(job.chat_id, Message(text))
+        finally:
+            image = await drawing
         caption = self._t(job, "stats.chart_caption", period=period.label)
         await self.sender.send(
             job.chat_id, Upload(f"stats-{period.slug}.png", image, caption=caption, as_photo=True)
@@ -287,22 +319,18 @@ class ReportRunner:
             )
         evaluation = Evaluation(Tally(), {}, [])
 
+        clock.cover(period.first_day, period.last_day + COVER_AFTER)
+
         def consume(batch: list[Any]) -> None:
-            records = []
-            for row in batch:
-                spans, outcomes = measured = measure(row.report, clock, now)
-                add_row(evaluation, row.report, clock=clock, now=now, measured=measured)
-                records.append(
-                    record(
-                        row,
-                        policy=policy,
-                        names=known,
-                        clock=clock,
-                        spans=spans,
-                        outcomes=outcomes,
-                    )
-                )
-            output.add_rows(records)
+            measured: list[Measured] = []
+            count_rows(
+                evaluation,
+                [row.report for row in batch],
+                clock=clock,
+                now=now,
+                measured=measured,
+            )
+            output.add_rows(records(batch, measured, policy=policy, names=known, clock=clock))
 
         done = 0
         async with UnitOfWork(self.sessions) as uow:
