@@ -90,32 +90,18 @@ async def add_complaint(
     )
     session.add(complaint)
     await session.flush()
-    assert complaint.id is not None
-    session.add_all(
-        Attachment(
-            complaint_id=complaint.id,
-            kind=item.kind,
-            file_id=item.file_id,
-            file_unique_id=item.file_unique_id,
-            caption=item.caption,
-            size=item.size,
-            position=position,
-        )
-        for position, item in enumerate(data.attachments)
+    await add_event(
+        session=session,
+        complaint=complaint,
+        actor=Actor.CITIZEN,
+        actor_id=citizen_id,
+        action="submitted",
+        from_status=None,
+        text=None if data.channel == Channel.TELEGRAM else data.channel.value,
+        citizen_visible=True,
+        now=now,
+        media=data.attachments,
     )
-    session.add(
-        ComplaintEvent(
-            complaint_id=complaint.id,
-            created_at=now,
-            actor=Actor.CITIZEN,
-            actor_id=citizen_id,
-            action="submitted",
-            to_status=Status.SUBMITTED,
-            text=None if data.channel == Channel.TELEGRAM else data.channel.value,
-            citizen_visible=True,
-        )
-    )
-    await session.flush()
     return complaint
 
 
