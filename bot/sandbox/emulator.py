@@ -38,6 +38,7 @@ from bot.sandbox.http_params import decode_json_fields, read_multipart, read_par
 from bot.sandbox.methods import MEDIA_METHODS, BotApi, Described, Handler
 from bot.sandbox.simulation import UserSimulation, message_id_of
 from bot.sandbox.state import (
+    CONTENT_KINDS,
     CallRecord,
     EmulatorStats,
     FaultRule,
@@ -90,18 +91,7 @@ def transcript_view(message: Mapping[str, Any]) -> dict[str, Any]:
     """A message copy plus ``media_type`` and ``file_id`` (largest photo) for easy asserts."""
     view = copy.deepcopy(dict(message))
     media_type = "text"
-    for kind in (
-        "photo",
-        "document",
-        "video",
-        "voice",
-        "audio",
-        "animation",
-        "sticker",
-        "location",
-        "contact",
-        "poll",
-    ):
+    for kind in CONTENT_KINDS:
         if kind in view:
             media_type = kind
             media = view[kind]

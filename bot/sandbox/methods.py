@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.state import ChatState, StoredFile
+from bot.sandbox.state import CONTENT_KINDS, ChatState, StoredFile
 from bot.sandbox.validation import (
     ApiError,
     Params,
@@ -52,22 +52,7 @@ CHAT_ACTIONS = frozenset(
 )
 _GROUPABLE = {"photo": "visual", "video": "visual", "document": "document", "audio": "audio"}
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_COPYABLE = (
-    "text",
-    "entities",
-    "photo",
-    "document",
-    "video",
-    "voice",
-    "audio",
-    "animation",
-    "sticker",
-    "location",
-    "contact",
-    "poll",
-    "caption",
-    "caption_entities",
-)
+_COPYABLE = ("text", "entities", *CONTENT_KINDS, "caption", "caption_entities")
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"

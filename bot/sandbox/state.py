@@ -10,6 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# The content fields a message can carry, in the Bot API's order (media, location, poll …).
+CONTENT_KINDS = (
+    "photo",
+    "document",
+    "video",
+    "voice",
+    "audio",
+    "animation",
+    "sticker",
+    "location",
+    "contact",
+    "poll",
+)
+
 __all__ = [
     "CallRecord",
     "ChatState",
