@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bot.core.events import Event
-from bot.core.lifecycle import Action, Status, may
+from bot.core.lifecycle import Action, Actor, Status, may
 from bot.core.replies import Button, ClearButtons, Message, Reply
 from handlers import casework
 from handlers.context import Context
@@ -27,7 +27,7 @@ async def _own_question(ctx: Context, raw_id: str) -> Complaint | None:
     )
     if complaint is None or complaint.citizen_id != ctx.citizen.id:
         return None
-    return complaint if may(Action.ANSWER, None, Status(complaint.status)) else None
+    return complaint if may(Action.ANSWER, Actor.CITIZEN, Status(complaint.status)) else None
 
 
 async def on_button(event: Event, ctx: Context, value: str) -> list[Reply]:

@@ -176,7 +176,7 @@ async def answer(
 ) -> None:
     """The citizen answers a question: back to the previous status, deadlines moved on."""
     if complaint.citizen_id != ctx.citizen.id or not may(
-        Action.ANSWER, None, Status(complaint.status)
+        Action.ANSWER, Actor.CITIZEN, Status(complaint.status)
     ):
         raise Denied(Action.ANSWER)
     before = Status(complaint.status)
@@ -350,7 +350,7 @@ def awaits_verdict(ctx: Context, complaint: Complaint, round_: int) -> bool:
 async def close_with_verdict(ctx: Context, complaint: Complaint, verdict: str) -> None:
     """Fixed or partly fixed: the citizen closes the report."""
     before = Status(complaint.status)
-    if complaint.citizen_id != ctx.citizen.id or not may(Action.CLOSE, None, before):
+    if complaint.citizen_id != ctx.citizen.id or not may(Action.CLOSE, Actor.CITIZEN, before):
         raise Denied(Action.CLOSE)
     complaint.status = next_status(Action.CLOSE, before, None)
     complaint.verdict, complaint.closed_at = verdict, ctx.now
@@ -366,7 +366,7 @@ async def close_with_verdict(ctx: Context, complaint: Complaint, verdict: str) -
 async def reopen(ctx: Context, complaint: Complaint, reason: str) -> None:
     """Not fixed: back to the same agency with a fresh deadline, and the agency is told why."""
     before = Status(complaint.status)
-    if complaint.citizen_id != ctx.citizen.id or not may(Action.REOPEN, None, before):
+    if complaint.citizen_id != ctx.citizen.id or not may(Action.REOPEN, Actor.CITIZEN, before):
         raise Denied(Action.REOPEN)
     complaint.status = next_status(Action.REOPEN, before, None)
     complaint.verdict = "not_fixed"

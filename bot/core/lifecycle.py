@@ -66,8 +66,10 @@ class Role(StrEnum):
 
 
 class Action(StrEnum):
-    """Everything that can happen to a submitted report."""
+    """Everything that can happen to a report; each is one function in bot/casework."""
 
+    SUBMIT = "submitted"  # stored as "submitted" since the first release
+    CLAIM = "claimed"
     FORWARD = "forward"
     REJECT = "reject"
     ASK = "ask"
@@ -81,6 +83,15 @@ class Action(StrEnum):
     PRIVACY = "privacy"
     REOPEN = "reopen"
     CLOSE = "close"
+    RATE = "rate"
+
+
+class Verdict(StrEnum):
+    """The citizen's judgement of a follow-up."""
+
+    FIXED = "fixed"
+    PARTLY = "partly"
+    NOT_FIXED = "not_fixed"
 
 
 class RejectReason(StrEnum):
@@ -93,9 +104,45 @@ class RejectReason(StrEnum):
     ABUSIVE = "abusive"
 
 
-# (action, role) -> the statuses it is allowed from. ``None`` as the role means the citizen.
-# The agency roles additionally need the report to be assigned to their own agency.
-ALLOWED: dict[tuple[Action, Role | None], frozenset[Status]] = {
+class Deadline(StrEnum):
+    """The three clocks of shared/DOMAIN.md, each stored in its own column."""
+
+    VERIFY = "verify"
+    FIRST_RESPONSE = "first_response"
+    COMPLETION = "completion"
+
+    @property
+    def field(self) -> str:
+        """The Complaint column holding this deadline."""
+        return f"{self.value}_due_at"
+
+
+# THE table of which deadline runs in which status. needs_info pauses the clock (the
+# deadline of the status returned to moves on by the pause); resolved waits for the citizen.
+RUNNING_DEADLINE: dict[Status, Deadline] = {
+    Status.SUBMITTED: Deadline.VERIFY,
+    Status.ASSIGNED: Deadline.FIRST_RESPONSE,
+    Status.IN_PROGRESS: Deadline.COMPLETION,
+}
+
+# The deadline an action starts (its length comes from the settings, see bot/casework).
+STARTS_DEADLINE: dict[Action, Deadline] = {
+    Action.SUBMIT: Deadline.VERIFY,
+    Action.HAND_BACK: Deadline.VERIFY,
+    Action.FORWARD: Deadline.FIRST_RESPONSE,
+    Action.REOPEN: Deadline.FIRST_RESPONSE,
+    Action.ACKNOWLEDGE: Deadline.COMPLETION,
+}
+
+OPEN = frozenset(RUNNING_DEADLINE)
+NOT_TERMINAL = frozenset(set(Status) - TERMINAL)
+
+# Who acts: a staff role, the report's own citizen, or the system (scheduled duties).
+Party = Role | Actor
+
+# (action, party) -> the statuses it is allowed from. The agency roles additionally need the
+# report to be assigned to their own agency; the citizen must be the report's own citizen.
+ALLOWED: dict[tuple[Action, Party], frozenset[Status]] = {
     (Action.FORWARD, Role.SUPERADMIN): frozenset({Status.SUBMITTED}),
     (Action.REJECT, Role.SUPERADMIN): frozenset({Status.SUBMITTED}),
     (Action.ASK, Role.SUPERADMIN): frozenset({Status.SUBMITTED}),
@@ -103,7 +150,7 @@ ALLOWED: dict[tuple[Action, Role | None], frozenset[Status]] = {
     (Action.PRIVACY, Role.SUPERADMIN): frozenset(
         {Status.SUBMITTED, Status.ASSIGNED, Status.IN_PROGRESS, Status.NEEDS_INFO}
     ),
-    (Action.NOTE, Role.SUPERADMIN): frozenset(set(Status) - TERMINAL),
+    (Action.NOTE, Role.SUPERADMIN): NOT_TERMINAL,
     (Action.ASK, Role.AGENCY_ADMIN): frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
     (Action.ACKNOWLEDGE, Role.AGENCY_ADMIN): frozenset({Status.ASSIGNED}),
     (Action.PROGRESS, Role.AGENCY_ADMIN): frozenset({Status.IN_PROGRESS}),
@@ -112,14 +159,20 @@ ALLOWED: dict[tuple[Action, Role | None], frozenset[Status]] = {
     ),
     (Action.RESOLVE, Role.AGENCY_ADMIN): frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
     (Action.HAND_BACK, Role.AGENCY_ADMIN): frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
-    (Action.ANSWER, None): frozenset({Status.NEEDS_INFO}),
-    (Action.REOPEN, None): frozenset({Status.RESOLVED}),
-    (Action.CLOSE, None): frozenset({Status.RESOLVED}),
+    (Action.ANSWER, Actor.CITIZEN): frozenset({Status.NEEDS_INFO}),
+    (Action.REOPEN, Actor.CITIZEN): frozenset({Status.RESOLVED}),
+    (Action.CLOSE, Actor.CITIZEN): frozenset({Status.RESOLVED}),
+    # The rating follows the verdict: after closing, or after reopening ("not fixed").
+    (Action.RATE, Actor.CITIZEN): frozenset(set(Status) - {Status.REJECTED}),
+    (Action.CLAIM, Actor.CITIZEN): frozenset(Status),
+    (Action.CLOSE, Actor.SYSTEM): frozenset({Status.RESOLVED}),
 }
 
-# Where an action leads; None keeps the status (notes, progress, reclassify, privacy), and
-# ANSWER returns to the status the report had before the question.
+# Where an action leads; None keeps the status (notes, progress, reclassify, privacy, rating,
+# claim), and ANSWER returns to the status the report had before the question.
 TARGET: dict[Action, Status | None] = {
+    Action.SUBMIT: Status.SUBMITTED,
+    Action.CLAIM: None,
     Action.FORWARD: Status.ASSIGNED,
     Action.REJECT: Status.REJECTED,
     Action.ASK: Status.NEEDS_INFO,
@@ -133,14 +186,15 @@ TARGET: dict[Action, Status | None] = {
     Action.PRIVACY: None,
     Action.REOPEN: Status.ASSIGNED,
     Action.CLOSE: Status.CLOSED,
+    Action.RATE: None,
 }
 
 PRIVACY_STRICTNESS = (Privacy.PUBLIC, Privacy.ANONYMOUS, Privacy.CONFIDENTIAL)
 
 
-def may(action: Action, role: Role | None, status: Status) -> bool:
-    """Whether ``role`` (None: the citizen) may take ``action`` on a report in ``status``."""
-    return status in ALLOWED.get((action, role), frozenset())
+def may(action: Action, party: Party, status: Status) -> bool:
+    """Whether ``party`` may take ``action`` on a report in ``status``."""
+    return status in ALLOWED.get((action, party), frozenset())
 
 
 def next_status(action: Action, current: Status, before_question: Status | None) -> Status:
@@ -148,6 +202,11 @@ def next_status(action: Action, current: Status, before_question: Status | None)
     if action is Action.ANSWER:
         return before_question or Status.SUBMITTED
     return TARGET[action] or current
+
+
+def running_deadline(status: Status | str) -> Deadline | None:
+    """The deadline that runs while a report is in ``status`` (None: no clock runs)."""
+    return RUNNING_DEADLINE.get(Status(status))
 
 
 def is_stricter(new: Privacy, old: Privacy) -> bool:
