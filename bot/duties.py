@@ -17,15 +17,17 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.casework import SYSTEM, Denied, Office, Work
+from bot.casework.notices import Localized, Notifier
+from bot.casework.system import auto_close
 from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
-from bot.core.lifecycle import Actor, Role, Status
+from bot.core.lifecycle import OPEN, Role, Status, running_deadline
 from bot.core.quiet_hours import QuietHours
 from bot.core.replies import Message
 from bot.settings import Settings
 from handlers.intake import FLOW as INTAKE_FLOW
-from handlers.notify import Localized, Notifier
-from storage.complaints import active_deadline, add_event
+from storage.complaints import active_deadline
 from storage.database import SessionFactory
 from storage.locks import try_singleton
 from storage.models import Agency, Complaint, ComplaintEvent, Conversation, Notification, Staff
@@ -35,12 +37,6 @@ from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# The deadline each open status runs against, and whose job it is.
-STAGES: dict[Status, tuple[str, str]] = {
-    Status.SUBMITTED: ("verify", "verify_due_at"),
-    Status.ASSIGNED: ("first_response", "first_response_due_at"),
-    Status.IN_PROGRESS: ("completion", "completion_due_at"),
-}
 DRAFT_REMINDER_LEAD = timedelta(hours=24)
 
 
@@ -80,15 +76,17 @@ class Duties:
             notifier = self._notifier(session, now)
             horizon = now + timedelta(days=7)
             query = select(Complaint).where(
-                col(Complaint.status).in_(list(STAGES)), active_deadline() < horizon
+                col(Complaint.status).in_([s.value for s in OPEN]), active_deadline() < horizon
             )
             sent = 0
             for complaint in (await session.exec(query)).all():
-                stage, field = STAGES[Status(complaint.status)]
-                due: datetime | None = getattr(complaint, field)
-                if due is None:
+                deadline = running_deadline(complaint.status)
+                due: datetime | None = getattr(complaint, deadline.field) if deadline else None
+                if deadline is None or due is None:
                     continue
-                sent += await self._deadline_notices(session, notifier, complaint, stage, due, now)
+                sent += await self._deadline_notices(
+                    session, notifier, complaint, deadline.value, due, now
+                )
             return sent
 
         return await self._run("scan_deadlines", work)
@@ -188,8 +186,8 @@ class Duties:
                 if self.calendar.working_days_between(latest, now) < every:
                     continue
                 locale = await notifier.citizen_locale(complaint)
-                _, field = STAGES[Status(complaint.status)]
-                due = getattr(complaint, field)
+                running = running_deadline(complaint.status)
+                due = getattr(complaint, running.field) if running else None
                 deadline = (
                     self.translator(locale, "duty.periodic_deadline", deadline=self._when(due))
                     if due is not None
@@ -212,29 +210,20 @@ class Duties:
         """Close resolved reports the citizen did not answer within N working days."""
 
         async def work(session: AsyncSession) -> int:
-            notifier = self._notifier(session, now)
             days = self.settings.auto_close_working_days
-            query = select(Complaint).where(Complaint.status == Status.RESOLVED).with_for_update()
+            office = Office.of(self.settings, self.translator, self.calendar)
+            query = select(Complaint.id, Complaint.resolved_at, Complaint.updated_at).where(
+                Complaint.status == Status.RESOLVED
+            )
             closed = 0
-            for complaint in (await session.exec(query)).all():
-                resolved = complaint.resolved_at or complaint.updated_at
-                if self.calendar.working_days_between(resolved, now) < days:
+            for report_id, resolved_at, updated_at in (await session.exec(query)).all():
+                resolved = _aware(resolved_at or updated_at)
+                if report_id is None or self.calendar.working_days_between(resolved, now) < days:
                     continue
-                complaint.status, complaint.closed_at = Status.CLOSED.value, now
-                await add_event(
-                    session=session,
-                    complaint=complaint,
-                    actor=Actor.SYSTEM,
-                    actor_id=None,
-                    action="close",
-                    from_status=Status.RESOLVED.value,
-                    text=None,
-                    citizen_visible=True,
-                    now=now,
-                )
-                await notifier.tell_citizen(
-                    complaint, "duty.auto_closed", days=days, dedupe_key=f"autoclose:{complaint.id}"
-                )
+                try:
+                    await auto_close(Work(office, SYSTEM, session, now), report_id, days=days)
+                except Denied:
+                    continue  # judged by the citizen in the meantime
                 closed += 1
             return closed
 

@@ -7,14 +7,16 @@ viewers (evaluators) never see any identity.
 
 from __future__ import annotations
 
+from bot.casework import allowed
+from bot.casework.history import describe
+from bot.core.callbacks import CaseAction
 from bot.core.events import Attachment as Media
 from bot.core.events import AttachmentKind
-from bot.core.lifecycle import Action, Privacy, Role, Status
+from bot.core.lifecycle import Action, Actor, Channel, Privacy, Role, Status, running_deadline
 from bot.core.replies import Button, Keyboard, Message, Reply
-from handlers.casework import allowed, role_of
 from handlers.context import Context
 from storage.complaints import complaint_attachments, full_history, possible_duplicates
-from storage.models import Agency, Category, Citizen, Complaint, Staff
+from storage.models import Agency, Category, Citizen, Complaint, ComplaintEvent, Staff
 
 HISTORY_ITEMS = 15
 HISTORY_TEXT_CHARS = 200
@@ -33,6 +35,11 @@ ACTIONS: tuple[tuple[Action, str, str], ...] = (
     (Action.PRIVACY, "priv", "staff.button.privacy"),
     (Action.NOTE, "note", "staff.button.note"),
 )
+
+
+def role_of(ctx: Context) -> Role | None:
+    """The viewer's staff role (None: not staff)."""
+    return Role(ctx.staff.role) if ctx.staff is not None else None
 
 
 def shows_identity(ctx: Context, complaint: Complaint) -> bool:
@@ -76,7 +83,9 @@ async def render_card(ctx: Context, complaint: Complaint) -> list[Reply]:
     agency = await session.get(Agency, complaint.agency_id) if complaint.agency_id else None
     lines = [
         ctx.t(
-            "card.header", code=complaint.tracking_code, status=ctx.t(f"state.{complaint.status}")
+            "card.header",
+            code=complaint.tracking_code,
+            status=ctx.t(f"staff.state.{complaint.status}"),
         ),
         ctx.t(
             "card.kind_line",
@@ -121,23 +130,12 @@ async def render_card(ctx: Context, complaint: Complaint) -> list[Reply]:
 
 
 def _deadline_lines(ctx: Context, complaint: Complaint) -> list[str]:
+    deadline = running_deadline(complaint.status)
+    due = getattr(complaint, deadline.field) if deadline else None
     lines: list[str] = []
-    for key, due, active in (
-        ("card.due_verify", complaint.verify_due_at, complaint.status == Status.SUBMITTED),
-        (
-            "card.due_first_response",
-            complaint.first_response_due_at,
-            complaint.status == Status.ASSIGNED,
-        ),
-        (
-            "card.due_completion",
-            complaint.completion_due_at,
-            complaint.status == Status.IN_PROGRESS,
-        ),
-    ):
-        if due is not None and active:
-            late = ctx.t("card.overdue") if due < ctx.now else ""
-            lines.append(ctx.t(key, when=ctx.local_time(due), late=late))
+    if deadline is not None and due is not None:
+        late = ctx.t("card.overdue") if due < ctx.now else ""
+        lines.append(ctx.t(f"card.due_{deadline.value}", when=ctx.local_time(due), late=late))
     if complaint.status == Status.NEEDS_INFO:
         lines.append(ctx.t("card.paused"))
     return lines
@@ -145,26 +143,30 @@ def _deadline_lines(ctx: Context, complaint: Complaint) -> list[str]:
 
 def action_buttons(ctx: Context, complaint: Complaint) -> Keyboard:
     """The actions this viewer may take now, two per row."""
+    assert complaint.id is not None
+    if ctx.staff is None:
+        return ()
+    actor = ctx.as_staff().actor
     buttons = [
-        Button(ctx.t(key), f"s:{verb}:{complaint.id}")
+        Button(ctx.t(key), CaseAction(verb, complaint.id).pack())
         for action, verb, key in ACTIONS
-        if allowed(ctx, complaint, action)
+        if allowed(actor, complaint, action)
     ]
     return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
 
 
 async def render_history(ctx: Context, complaint: Complaint) -> str:
-    """The audit trail, newest last; internal entries marked."""
+    """The audit trail, newest last; internal entries marked; every label in the viewer's
+    language."""
     assert complaint.id is not None
     events = await full_history(session=ctx.session, complaint_id=complaint.id)
     lines = [ctx.t("card.history", count=len(events))]
     for event in events[-HISTORY_ITEMS:]:
-        who = await _actor_name(ctx, complaint, event.actor, event.actor_id)
         entry = ctx.t(
             "card.history_item",
             when=ctx.local_time(event.created_at),
-            who=who,
-            what=ctx.t(f"event.{event.action}"),
+            who=await _actor_name(ctx, complaint, event),
+            what=await describe(ctx.session, ctx.translator, ctx.locale, event),
         )
         if event.text:
             text = (
@@ -179,10 +181,12 @@ async def render_history(ctx: Context, complaint: Complaint) -> str:
     return "\n".join(lines)
 
 
-async def _actor_name(ctx: Context, complaint: Complaint, actor: str, actor_id: int | None) -> str:
-    if actor == "staff" and actor_id is not None:
-        staff = await ctx.session.get(Staff, actor_id)
+async def _actor_name(ctx: Context, complaint: Complaint, event: ComplaintEvent) -> str:
+    if event.actor == Actor.STAFF and event.actor_id is not None:
+        staff = await ctx.session.get(Staff, event.actor_id)
         return staff.name or ctx.t(f"role.{staff.role}") if staff else "?"
-    if actor == "citizen":
+    if event.actor == Actor.CITIZEN:
+        if complaint.channel != Channel.TELEGRAM and event.action == Action.SUBMIT:
+            return ctx.t("card.actor_offline")  # registered before the records kept the admin
         return ctx.t("card.actor_citizen")
     return ctx.t("card.actor_system")

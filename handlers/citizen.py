@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from bot.casework import intake as casework
+from bot.casework.history import describe
+from bot.core.callbacks import DiscardDraft, MediaOffer, MenuPress, PickLanguage
 from bot.core.events import Event
 from bot.core.lifecycle import Role, Status
 from bot.core.replies import Button, ClearButtons, EditMessage, Message, Reply
@@ -14,7 +17,6 @@ from handlers.menus import cancel_confirmation, main_menu, stale_button, with_me
 from handlers.staff import join
 from storage.complaints import (
     citizen_history,
-    claim_offline_report,
     count_citizen_complaints,
     find_citizen_complaint,
     list_citizen_complaints,
@@ -49,10 +51,7 @@ async def on_start(event: Event, ctx: Context, args: str) -> list[Reply]:
 
 async def claim(ctx: Context, token: str) -> list[Reply]:
     """``/start claim_<token>``: an offline report becomes this citizen's, with notifications."""
-    assert ctx.citizen.id is not None
-    complaint = await claim_offline_report(
-        session=ctx.session, token=token, citizen_id=ctx.citizen.id, now=ctx.now
-    )
+    complaint = await casework.claim(ctx.as_citizen(), token)
     if complaint is None:
         return with_menu(ctx, ctx.t("claim.invalid"))
     return [
@@ -86,14 +85,15 @@ async def on_lang(event: Event, ctx: Context, args: str) -> list[Reply]:
     if choice in ctx.translator.locales:
         return await _set_locale(ctx, choice)
     buttons = tuple(
-        (Button(ctx.translator(code, "language.name"), f"l:{code}"),)
+        (Button(ctx.translator(code, "language.name"), PickLanguage(code).pack()),)
         for code in ctx.translator.locales
     )
     return [Message(ctx.t("language.question"), buttons=buttons)]
 
 
-async def on_lang_button(event: Event, ctx: Context, value: str) -> list[Reply]:
+async def on_lang_button(event: Event, ctx: Context, press: PickLanguage) -> list[Reply]:
     """A language was picked."""
+    value = press.locale
     if value not in ctx.translator.locales:
         return stale_button(ctx)
     assert event.message_id is not None
@@ -122,8 +122,9 @@ async def on_cancel(event: Event, ctx: Context, args: str) -> list[Reply]:
     return with_menu(ctx, ctx.t("cancel.nothing"))
 
 
-async def on_cancel_button(event: Event, ctx: Context, value: str) -> list[Reply]:
+async def on_cancel_button(event: Event, ctx: Context, press: DiscardDraft) -> list[Reply]:
     """The answer to "discard this draft?"."""
+    value = press.answer
     assert event.message_id is not None
     cleared: list[Reply] = [ClearButtons(event.message_id)]
     if not intake.in_intake(ctx):
@@ -141,9 +142,9 @@ async def on_mine(event: Event, ctx: Context, args: str) -> list[Reply]:
     return [Message(text, buttons=buttons)]
 
 
-async def on_menu_button(event: Event, ctx: Context, value: str) -> list[Reply]:
+async def on_menu_button(event: Event, ctx: Context, press: MenuPress) -> list[Reply]:
     """Main-menu and list buttons: new, mine:<page>, help, st:<code>."""
-    action, _, arg = value.partition(":")
+    action, arg = press.action, press.arg
     if action == "new":
         return await on_new(event, ctx, "")
     if action == "help":
@@ -160,7 +161,9 @@ async def _mine_page(ctx: Context, page: int) -> tuple[str, tuple[tuple[Button, 
     assert ctx.citizen.id is not None
     total = await count_citizen_complaints(session=ctx.session, citizen_id=ctx.citizen.id)
     if total == 0:
-        return ctx.t("mine.empty"), ((Button(ctx.t("button.new_report"), "m:new"),),)
+        return ctx.t("mine.empty"), (
+            (Button(ctx.t("button.new_report"), MenuPress("new").pack()),),
+        )
     pages = (total + MINE_PAGE_SIZE - 1) // MINE_PAGE_SIZE
     page = min(max(page, 0), pages - 1)
     items = await list_citizen_complaints(
@@ -183,13 +186,13 @@ async def _mine_page(ctx: Context, page: int) -> tuple[str, tuple[tuple[Button, 
         )
     text = ctx.t("mine.header", page=page + 1, pages=pages, total=total) + "\n\n" + "\n".join(lines)
     rows: list[tuple[Button, ...]] = [
-        (Button(c.tracking_code, f"m:st:{c.tracking_code}"),) for c in items
+        (Button(c.tracking_code, MenuPress("st", c.tracking_code).pack()),) for c in items
     ]
     nav = []
     if page > 0:
-        nav.append(Button(ctx.t("button.previous"), f"m:mine:{page - 1}"))
+        nav.append(Button(ctx.t("button.previous"), MenuPress("mine", str(page - 1)).pack()))
     if page < pages - 1:
-        nav.append(Button(ctx.t("button.next"), f"m:mine:{page + 1}"))
+        nav.append(Button(ctx.t("button.next"), MenuPress("mine", str(page + 1)).pack()))
     if nav:
         rows.append(tuple(nav))
     return text, tuple(rows)
@@ -241,7 +244,7 @@ async def render_status(ctx: Context, complaint: Complaint) -> str:
         entry = ctx.t(
             "status.history_item",
             when=ctx.local_time(item.created_at),
-            what=ctx.t(f"event.{item.action}"),
+            what=await describe(ctx.session, ctx.translator, ctx.locale, item),
         )
         if item.text:
             entry = ctx.t("status.history_text", entry=entry, text=item.text)
@@ -262,16 +265,17 @@ async def on_outside_flow(event: Event, ctx: Context) -> list[Reply]:
             data={"attachments": [asdict(item) for item in event.attachments]},
         )
         buttons = (
-            (Button(ctx.t("button.start_with_media"), "o:yes"),),
-            (Button(ctx.t("button.no_thanks"), "o:no"),),
+            (Button(ctx.t("button.start_with_media"), MediaOffer("yes").pack()),),
+            (Button(ctx.t("button.no_thanks"), MediaOffer("no").pack()),),
         )
         return [Message(ctx.t("offer.media", count=len(event.attachments)), buttons=buttons)]
     key = "fallback.unsupported" if event.unsupported else "fallback.text"
     return with_menu(ctx, ctx.t(key))
 
 
-async def on_offer_button(event: Event, ctx: Context, value: str) -> list[Reply]:
+async def on_offer_button(event: Event, ctx: Context, press: MediaOffer) -> list[Reply]:
     """Yes / no to "start a report with this photo?"."""
+    value = press.answer
     if ctx.state is None or ctx.state.flow != OFFER_FLOW:
         return stale_button(ctx)
     assert event.message_id is not None

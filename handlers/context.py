@@ -7,11 +7,10 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.casework import CitizenActor, Office, StaffActor, Work
 from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
-from bot.core.quiet_hours import QuietHours
 from bot.settings import Settings
-from handlers.notify import Notifier
 from storage.conversations import FlowState
 from storage.models import Citizen, Staff
 
@@ -33,15 +32,18 @@ class Context:
     staff: Staff | None = None
 
     @property
-    def notifier(self) -> Notifier:
-        """Queues messages to others in this update's transaction."""
-        return Notifier(
-            session=self.session,
-            translator=self.translator,
-            now=self.now,
-            quiet_hours=QuietHours.parse(self.settings.quiet_hours, self.calendar.timezone),
-            acting_staff_id=self.staff.id if self.staff else None,
-        )
+    def office(self) -> Office:
+        """The city's rules casework applies."""
+        return Office.of(self.settings, self.translator, self.calendar)
+
+    def as_citizen(self) -> Work:
+        """Casework done by the acting user as a citizen (their own reports)."""
+        return Work(self.office, CitizenActor(self.citizen), self.session, self.now)
+
+    def as_staff(self) -> Work:
+        """Casework done by the acting user as the staff member they are now."""
+        assert self.staff is not None, "as_staff() needs an active staff member"
+        return Work(self.office, StaffActor(self.staff), self.session, self.now)
 
     def t(self, key: str, /, **values: object) -> Markup:
         """Catalog text in the citizen's locale, user values escaped."""

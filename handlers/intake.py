@@ -2,18 +2,19 @@
 
 kind → category → description → location → attachments → privacy → summary (Submit / Edit /
 Cancel). Every question has Back and Cancel; Edit jumps to a step and returns to the summary.
-Button data is ``i:<step>:<value>``: a press whose step is not the current one is stale and
-only re-asks the current question. Media or a location sent at another step is kept for the
-report, so nothing a citizen entered is lost.
+Button data is an ``IntakeChoice`` (step and value): a press whose step is not the current one
+is stale and only re-asks the current question. Media or a location sent at another step is
+kept for the report, so nothing a citizen entered is lost.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from bot.casework import intake as casework
+from bot.core.callbacks import IntakeChoice, MenuPress
 from bot.core.events import UNSUPPORTED_CONTENT, Attachment, AttachmentKind, Event
 from bot.core.lifecycle import Channel, Privacy, ReportKind, Role
 from bot.core.replies import Button, ClearButtons, Message, Reply
@@ -32,7 +33,7 @@ from handlers.intake_questions import (
     steps,
 )
 from handlers.menus import cancel_confirmation, main_menu, stale_button
-from storage.complaints import NewComplaint, add_complaint, submitted_since
+from storage.complaints import NewComplaint, submitted_since
 from storage.conversations import FlowState
 from storage.reference import get_category
 
@@ -83,8 +84,9 @@ async def _back(ctx: Context) -> list[Reply]:
     return await ask(ctx)
 
 
-async def on_callback(event: Event, ctx: Context, step: str, value: str) -> list[Reply]:
+async def on_callback(event: Event, ctx: Context, press: IntakeChoice) -> list[Reply]:
     """A button of the filing flow was pressed."""
+    step, value = press.step, press.value
     if not in_intake(ctx):
         return stale_button(ctx)
     assert ctx.state is not None and event.message_id is not None
@@ -310,28 +312,24 @@ async def submit(ctx: Context) -> list[Reply]:
         if limited:
             return [limited, *await ask(ctx)]
 
-    verify_due = ctx.calendar.add_working_days(ctx.now, ctx.settings.verify_working_days)
-    complaint = await add_complaint(
-        session=ctx.session,
-        data=NewComplaint(
-            kind=data["kind"],
-            category_id=category.id or 0,
-            description=data["description"],
-            privacy=data["privacy"],
-            latitude=data.get("latitude"),
-            longitude=data.get("longitude"),
-            address=data.get("address"),
-            attachments=media_from_data(data["attachments"]),
-            channel=Channel(data["channel"]) if offline else Channel.TELEGRAM,
-            reporter_contact=data.get("reporter") if offline else None,
-            claim_token=secrets.token_urlsafe(18) if offline else None,
-        ),
-        citizen_id=None if offline else ctx.citizen.id,
-        prefix=ctx.settings.tracking_prefix,
-        year=ctx.calendar.local(ctx.now).year,
-        now=ctx.now,
-        verify_due_at=verify_due,
+    report = NewComplaint(
+        kind=data["kind"],
+        category_id=category.id or 0,
+        description=data["description"],
+        privacy=data["privacy"],
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+        address=data.get("address"),
+        attachments=media_from_data(data["attachments"]),
+        channel=Channel(data["channel"]) if offline else Channel.TELEGRAM,
+        reporter_contact=data.get("reporter") if offline else None,
     )
+    if offline:
+        complaint = await casework.register_offline(ctx.as_staff(), report)
+    else:
+        complaint = await casework.submit(ctx.as_citizen(), report)
+    assert complaint.verify_due_at is not None
+    verify_due = complaint.verify_due_at
     ctx.state = None
     code = complaint.tracking_code
     if offline:
@@ -353,7 +351,7 @@ async def submit(ctx: Context) -> list[Reply]:
         days=ctx.settings.verify_working_days,
     )
     buttons = (
-        (Button(ctx.t("button.view_status"), f"m:st:{code}"),),
+        (Button(ctx.t("button.view_status"), MenuPress("st", code).pack()),),
         *main_menu(ctx),
     )
     return [Message(text, buttons=buttons)]

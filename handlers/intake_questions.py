@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bot.core.callbacks import IntakeChoice
 from bot.core.lifecycle import Channel, Privacy, ReportKind
 from bot.core.replies import Button, KeyboardKey, Message, Reply
 from handlers.context import Context
@@ -22,9 +23,9 @@ OFFLINE_CHANNELS = tuple(c for c in Channel if c is not Channel.TELEGRAM)
 REPORTER_MAX_CHARS = 200
 
 
-def cb(step: str, value: str) -> str:
+def cb(step: str, value: object) -> str:
     """Button data of the filing flow."""
-    return f"i:{step}:{value}"
+    return IntakeChoice(step, str(value)).pack()
 
 
 def draft(ctx: Context) -> dict[str, Any]:

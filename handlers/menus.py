@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.callbacks import DiscardDraft, MenuPress
 from bot.core.replies import Button, Keyboard, Message, Notice, Reply
 from handlers.context import Context
 
@@ -9,9 +10,9 @@ from handlers.context import Context
 def main_menu(ctx: Context) -> Keyboard:
     """New report / my reports / help."""
     return (
-        (Button(ctx.t("button.new_report"), "m:new"),),
-        (Button(ctx.t("button.my_reports"), "m:mine:0"),),
-        (Button(ctx.t("button.help"), "m:help"),),
+        (Button(ctx.t("button.new_report"), MenuPress("new").pack()),),
+        (Button(ctx.t("button.my_reports"), MenuPress("mine", "0").pack()),),
+        (Button(ctx.t("button.help"), MenuPress("help").pack()),),
     )
 
 
@@ -30,8 +31,8 @@ def close_reply_keys(ctx: Context) -> list[Reply]:
 def cancel_confirmation(ctx: Context) -> list[Reply]:
     """Ask before a draft is thrown away."""
     buttons = (
-        (Button(ctx.t("button.discard"), "x:yes"),),
-        (Button(ctx.t("button.keep_going"), "x:no"),),
+        (Button(ctx.t("button.discard"), DiscardDraft("yes").pack()),),
+        (Button(ctx.t("button.keep_going"), DiscardDraft("no").pack()),),
     )
     return [*close_reply_keys(ctx), Message(ctx.t("cancel.confirm"), buttons=buttons)]
 

@@ -3,7 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from bot.core.callbacks import (
+    AbortAnswer,
+    AbortInput,
+    AnswerQuestion,
+    Callback,
+    CaseAction,
+    DeactivateStaff,
+    DiscardDraft,
+    InboxView,
+    IntakeChoice,
+    MediaOffer,
+    MenuPress,
+    OpenCase,
+    PickLanguage,
+    VerdictPress,
+    parse,
+)
 from bot.core.events import Event
 from bot.core.replies import Message, Reply
 from handlers import answers, citizen, intake, staff, staff_actions, stats, verdict
@@ -11,7 +29,6 @@ from handlers.context import Context
 from handlers.menus import stale_button
 
 CommandHandler = Callable[[Event, Context, str], Awaitable[list[Reply]]]
-ButtonHandler = Callable[[Event, Context, str], Awaitable[list[Reply]]]
 
 COMMANDS: dict[str, CommandHandler] = {
     "start": citizen.on_start,
@@ -40,33 +57,22 @@ COMMANDS: dict[str, CommandHandler] = {
 MENU_COMMANDS = ("new", "mine", "status", "cancel", "help", "lang")
 
 
-async def _intake_button(event: Event, ctx: Context, value: str) -> list[Reply]:
-    step, _, choice = value.partition(":")
-    return await intake.on_callback(event, ctx, step, choice)
-
-
-async def _staff_button(event: Event, ctx: Context, value: str) -> list[Reply]:
-    verb, _, rest = value.partition(":")
-    if verb == "case":
-        return await staff.on_case_button(event, ctx, rest)
-    if verb == "in":
-        return await staff.on_inbox_button(event, ctx, rest)
-    if verb == "off":
-        return await staff.on_off_button(event, ctx, rest)
-    if verb == "abort":
-        return await staff_actions.on_abort(event, ctx)
-    return await staff_actions.on_button(event, ctx, verb, rest)
-
-
-BUTTONS: dict[str, ButtonHandler] = {
-    "i": _intake_button,
-    "s": _staff_button,
-    "c": answers.on_button,
-    "v": verdict.on_button,
-    "m": citizen.on_menu_button,
-    "x": citizen.on_cancel_button,
-    "o": citizen.on_offer_button,
-    "l": citizen.on_lang_button,
+# Which handler takes which kind of button (bot/core/callbacks.py); data that parses to none
+# of them is stale or forged and gets the same "no longer applies" pop-up.
+BUTTONS: dict[type[Callback], Callable[[Event, Context, Any], Awaitable[list[Reply]]]] = {
+    IntakeChoice: intake.on_callback,
+    MenuPress: citizen.on_menu_button,
+    DiscardDraft: citizen.on_cancel_button,
+    MediaOffer: citizen.on_offer_button,
+    PickLanguage: citizen.on_lang_button,
+    AnswerQuestion: answers.on_button,
+    AbortAnswer: answers.on_button,
+    VerdictPress: verdict.on_button,
+    OpenCase: staff.on_case_button,
+    InboxView: staff.on_inbox_button,
+    DeactivateStaff: staff.on_off_button,
+    AbortInput: staff_actions.on_abort,
+    CaseAction: staff_actions.on_button,
 }
 
 
@@ -83,9 +89,9 @@ async def route(event: Event, ctx: Context) -> list[Reply]:
 
 async def _dispatch(event: Event, ctx: Context) -> list[Reply]:
     if event.is_callback:
-        prefix, _, value = (event.callback_data or "").partition(":")
-        button = BUTTONS.get(prefix)
-        return await button(event, ctx, value) if button else stale_button(ctx)
+        press = parse(event.callback_data)
+        button = BUTTONS.get(type(press)) if press is not None else None
+        return await button(event, ctx, press) if button else stale_button(ctx)
     command = event.command
     if command is not None:
         name, args = command

@@ -4,20 +4,22 @@ one-line actions /reply /note /progress /resolve. The case buttons live in staff
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlmodel import select
 
+from bot.casework.cases import CaseRef, find
+from bot.core.callbacks import DeactivateStaff, InboxView, OpenCase
 from bot.core.events import Event, Sender
-from bot.core.lifecycle import Role, Status
+from bot.core.lifecycle import Role, Status, running_deadline
 from bot.core.replies import Button, EditMessage, Message, Notice, Reply
-from bot.core.tracking import normalise_code
-from handlers import casework
 from handlers.case_card import render_card
 from handlers.context import Context
-from storage.complaints import get_by_code, get_complaint, inbox
-from storage.models import Agency, Category, Complaint
+from storage.complaints import get_complaint, inbox
+from storage.models import Agency, Complaint
 from storage.outbox import count_by_status, dead_notifications
+from storage.reference import get_category
 from storage.staff import create_invite, get_staff, list_staff, redeem_invite
 
 INVITE_TTL = timedelta(hours=72)
@@ -41,20 +43,14 @@ def denied_notice(ctx: Context) -> list[Reply]:
     return [Notice(ctx.t("staff.denied"), alert=True)]
 
 
-async def load_case(ctx: Context, raw: str, *, for_update: bool = False) -> Complaint | None:
-    """A report by id (buttons) or tracking code (commands) that this staff member may see."""
+async def load_case(ctx: Context, ref: CaseRef) -> Complaint | None:
+    """A report by id (buttons) or tracking code (commands) that this staff member may see.
+
+    For showing it; a change goes through bot/casework, which locks the row itself.
+    """
     if ctx.staff is None:
         return None
-    complaint = None
-    if raw.isdigit():
-        complaint = await get_complaint(
-            session=ctx.session, complaint_id=int(raw), for_update=for_update
-        )
-    elif (code := normalise_code(raw)) is not None:
-        complaint = await get_by_code(session=ctx.session, tracking_code=code)
-    if complaint is None or not casework.can_view(ctx, complaint):
-        return None
-    return complaint
+    return await find(ctx.as_staff(), ref)
 
 
 # --- cases --------------------------------------------------------------------------------
@@ -76,14 +72,24 @@ async def on_inbox(event: Event, ctx: Context, args: str) -> list[Reply]:
     """``/inbox [overdue|<status>]``: what waits for me, oldest deadline first."""
     if ctx.staff is None:
         return denied(ctx)
-    text, buttons = await inbox_page(ctx, args.strip().lower() or "all", 0)
+    text, buttons, _ = await inbox_page(ctx, args.strip().lower() or "all", 0)
     return [Message(text, buttons=buttons)]
+
+
+def staff_status(ctx: Context, status: str) -> str:
+    """A status as staff read it (the citizen's wording says "from you")."""
+    return ctx.t(f"staff.state.{status}")
 
 
 async def inbox_page(
     ctx: Context, view: str, page: int
-) -> tuple[str, tuple[tuple[Button, ...], ...]]:
-    """One page of the inbox with its filter and page buttons."""
+) -> tuple[str, tuple[tuple[Button, ...], ...], str]:
+    """One page of the inbox with its filter and page buttons, and the page's fingerprint.
+
+    Every inbox button carries a short fingerprint of the page it sits on, so pressing the
+    view already shown, when nothing changed, is answered without editing the message
+    (Telegram refuses an edit into the same content with "message is not modified").
+    """
     assert ctx.staff is not None
     role = Role(ctx.staff.role)
     statuses: tuple[str, ...] = INBOX_STATUSES[role]
@@ -101,25 +107,14 @@ async def inbox_page(
         limit=INBOX_PAGE_SIZE,
     )
     pages = max(1, (total + INBOX_PAGE_SIZE - 1) // INBOX_PAGE_SIZE)
-    lines = [
-        ctx.t(
-            "staff.inbox_header",
-            view=ctx.t(f"staff.view.{view}")
-            if view in ("all", "overdue")
-            else ctx.t(f"state.{view}"),
-            total=total,
-            page=page + 1,
-            pages=pages,
-        )
-    ]
-    rows: list[tuple[Button, ...]] = []
+    title = ctx.t(f"staff.view.{view}") if view in ("all", "overdue") else staff_status(ctx, view)
+    lines = [ctx.t("staff.inbox_header", view=title, total=total, page=page + 1, pages=pages)]
+    cases: list[tuple[Button, ...]] = []
     for complaint in items:
-        category = await ctx.session.get(Category, complaint.category_id)
-        due = {
-            Status.SUBMITTED: complaint.verify_due_at,
-            Status.ASSIGNED: complaint.first_response_due_at,
-            Status.IN_PROGRESS: complaint.completion_due_at,
-        }.get(Status(complaint.status))
+        assert complaint.id is not None
+        category = await get_category(session=ctx.session, category_id=complaint.category_id)
+        deadline = running_deadline(complaint.status)
+        due = getattr(complaint, deadline.field) if deadline else None
         marks = "".join(
             (
                 "⚠️" if due is not None and due < ctx.now else "",
@@ -133,31 +128,40 @@ async def inbox_page(
                 code=complaint.tracking_code,
                 marks=marks,
                 category=category.name(ctx.locale) if category else "",
-                status=ctx.t(f"state.{complaint.status}"),
+                status=staff_status(ctx, complaint.status),
                 due=ctx.local_time(due) if due else "—",
             )
         )
-        rows.append((Button(complaint.tracking_code, f"s:case:{complaint.id}"),))
+        cases.append((Button(complaint.tracking_code, OpenCase(complaint.id).pack()),))
     if not items:
         lines.append(ctx.t("staff.inbox_empty"))
     if role is Role.SUPERADMIN:
         dead = (await count_by_status(session=ctx.session)).get("dead", 0)
         if dead:
             lines.append(ctx.t("staff.inbox_dead", count=dead))
-    rows.append(
-        (
-            Button(ctx.t("staff.view.all"), "s:in:all:0"),
-            Button(ctx.t("staff.view.overdue"), "s:in:overdue:0"),
-        )
-    )
+    targets = [[("staff.view.all", "all", 0), ("staff.view.overdue", "overdue", 0)]]
     nav = []
     if page > 0:
-        nav.append(Button(ctx.t("button.previous_page"), f"s:in:{view}:{page - 1}"))
+        nav.append(("button.previous_page", view, page - 1))
     if page < pages - 1:
-        nav.append(Button(ctx.t("button.next_page"), f"s:in:{view}:{page + 1}"))
+        nav.append(("button.next_page", view, page + 1))
     if nav:
-        rows.append(tuple(nav))
-    return "\n".join(lines), tuple(rows)
+        targets.append(nav)
+    text = "\n".join(lines)
+    shown = _fingerprint(text, cases, targets)
+    rows = [
+        *cases,
+        *(
+            tuple(Button(ctx.t(key), InboxView(v, p, shown).pack()) for key, v, p in row)
+            for row in targets
+        ),
+    ]
+    return text, tuple(rows), shown
+
+
+def _fingerprint(text: str, cases: list[tuple[Button, ...]], targets: object) -> str:
+    digest = hashlib.blake2s(repr((text, cases, targets)).encode(), digest_size=5)
+    return digest.hexdigest()
 
 
 async def on_outbox(event: Event, ctx: Context, args: str) -> list[Reply]:
@@ -193,18 +197,19 @@ async def on_outbox(event: Event, ctx: Context, args: str) -> list[Reply]:
     return [Message("\n".join(lines))]
 
 
-async def on_inbox_button(event: Event, ctx: Context, rest: str) -> list[Reply]:
-    """A filter or page button of the inbox."""
-    view, _, page = rest.partition(":")
+async def on_inbox_button(event: Event, ctx: Context, press: InboxView) -> list[Reply]:
+    """A filter or page button of the inbox; the message is edited only when it changes."""
     if ctx.staff is None or event.message_id is None:
         return denied_notice(ctx)
-    text, buttons = await inbox_page(ctx, view, int(page) if page.isdigit() else 0)
+    text, buttons, shown = await inbox_page(ctx, press.view, press.page)
+    if press.shown == shown:
+        return [Notice(ctx.t("staff.inbox_unchanged"))]
     return [EditMessage(event.message_id, text, buttons)]
 
 
-async def on_case_button(event: Event, ctx: Context, rest: str) -> list[Reply]:
+async def on_case_button(event: Event, ctx: Context, press: OpenCase) -> list[Reply]:
     """Open a case card from a list or a notification."""
-    complaint = await load_case(ctx, rest)
+    complaint = await load_case(ctx, press.report_id)
     if complaint is None:
         return denied_notice(ctx)
     return await render_card(ctx, complaint)
@@ -303,11 +308,11 @@ async def _deactivate(ctx: Context, staff_id: int) -> list[Reply]:
     return [Message(ctx.t("staff.deactivated", id=staff_id, note=note))]
 
 
-async def on_off_button(event: Event, ctx: Context, rest: str) -> list[Reply]:
+async def on_off_button(event: Event, ctx: Context, press: DeactivateStaff) -> list[Reply]:
     """The Deactivate button of the staff list."""
-    if ctx.staff is None or ctx.staff.role != Role.SUPERADMIN or not rest.isdigit():
+    if ctx.staff is None or ctx.staff.role != Role.SUPERADMIN:
         return denied_notice(ctx)
-    return await _deactivate(ctx, int(rest))
+    return await _deactivate(ctx, press.staff_id)
 
 
 async def _staff_list(ctx: Context) -> list[Reply]:
@@ -327,9 +332,14 @@ async def _staff_list(ctx: Context) -> list[Reply]:
                 inactive="" if member.active else ctx.t("staff.inactive"),
             )
         )
-        if member.active and member.id != ctx.staff.id:
+        if member.active and member.id is not None and member.id != ctx.staff.id:
             rows.append(
-                (Button(ctx.t("staff.button.deactivate", id=member.id), f"s:off:{member.id}"),)
+                (
+                    Button(
+                        ctx.t("staff.button.deactivate", id=member.id),
+                        DeactivateStaff(member.id).pack(),
+                    ),
+                )
             )
     lines.append(ctx.t("staff.admin_usage"))
     return [Message("\n".join(lines), buttons=tuple(rows))]

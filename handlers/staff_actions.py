@@ -1,9 +1,10 @@
 """Case actions from buttons and one-line commands, with short text-input steps.
 
-Button data is ``s:<verb>:<complaint id>[:<choice>]``. Nothing in it is trusted: every press
-reloads the report and the staff member from the database and asks casework whether the action
-is allowed now; a denied press changes nothing. Free text (a question, a reason, the follow-up)
-is collected by the ``staff_input`` flow, or given inline: ``/reply CODE text``.
+Button data is a ``CaseAction`` (bot/core/callbacks.py). Nothing in it is trusted: every press
+reloads the report and the staff member from the database and bot/casework decides whether the
+action is allowed now, under the report's row lock; a denied press changes nothing. Free text
+(a question, a reason, the follow-up) is collected by the ``staff_input`` flow, or given
+inline: ``/reply CODE text``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
+from bot.casework import Denied, Work, allowed, handling
+from bot.casework.cases import CaseRef, find
+from bot.core.callbacks import AbortInput, CaseAction, InboxView, OpenCase
 from bot.core.events import Event
 from bot.core.lifecycle import Action, Privacy, RejectReason, ReportKind, is_stricter
 from bot.core.replies import Button, ClearButtons, Message, Reply
-from handlers import casework
 from handlers.context import Context
 from handlers.flowstack import resume, suspend
 from handlers.intake import media_from_data
 from handlers.staff import denied, denied_notice, load_case
-from storage.complaints import get_by_code
 from storage.conversations import FlowState
-from storage.models import Agency, Category, Complaint
-from storage.reference import active_categories
+from storage.models import Complaint
+from storage.reference import active_agencies, active_categories, get_category
 
 INPUT_FLOW = "staff_input"
 MIN_TEXT = 5
@@ -40,17 +42,23 @@ INPUTS: dict[str, tuple[Action, str]] = {
 
 
 def _abort_button(ctx: Context) -> tuple[Button, ...]:
-    return (Button(ctx.t("button.cancel"), "s:abort:0"),)
+    return (Button(ctx.t("button.cancel"), AbortInput().pack()),)
+
+
+def _press(complaint: Complaint, verb: str, choice: object = "") -> str:
+    assert complaint.id is not None
+    return CaseAction(verb, complaint.id, str(choice)).pack()
 
 
 def _done(ctx: Context, complaint: Complaint, key: str) -> Message:
+    assert complaint.id is not None
     buttons = (
         (
             Button(
                 ctx.t("staff.button.open_case", code=complaint.tracking_code),
-                f"s:case:{complaint.id}",
+                OpenCase(complaint.id).pack(),
             ),
-            Button(ctx.t("staff.button.inbox"), "s:in:all:0"),
+            Button(ctx.t("staff.button.inbox"), InboxView("all").pack()),
         ),
     )
     return Message(ctx.t(key, code=complaint.tracking_code), buttons=buttons)
@@ -60,10 +68,10 @@ async def _prompt(ctx: Context, complaint: Complaint, step: str, **data: object)
     suspend(ctx, FlowState(INPUT_FLOW, step, {"complaint_id": complaint.id, **data}))
     text = ctx.t(INPUTS[step][1], code=complaint.tracking_code)
     if step == "resolve_media":
-        finish = Button(ctx.t("staff.button.finish_resolve"), f"s:resgo:{complaint.id}")
+        finish = Button(ctx.t("staff.button.finish_resolve"), _press(complaint, "resgo"))
         return [Message(text, buttons=((finish,), _abort_button(ctx)))]
     if step == "reject":
-        skip = Button(ctx.t("button.skip"), f"s:rejgo:{complaint.id}")
+        skip = Button(ctx.t("button.skip"), _press(complaint, "rejgo"))
         return [Message(text, buttons=((skip,), _abort_button(ctx)))]
     return [Message(text, buttons=(_abort_button(ctx),))]
 
@@ -71,18 +79,17 @@ async def _prompt(ctx: Context, complaint: Complaint, step: str, **data: object)
 # --- buttons ------------------------------------------------------------------------------
 
 
-async def on_button(event: Event, ctx: Context, verb: str, rest: str) -> list[Reply]:
+async def on_button(event: Event, ctx: Context, press: CaseAction) -> list[Reply]:
     """Any case-action button; unknown verbs and forged ids are denied alike."""
-    case_id, _, choice = rest.partition(":")
-    handler = VERBS.get(verb)
-    complaint = await load_case(ctx, case_id, for_update=True) if handler else None
+    handler = VERBS.get(press.verb)
+    complaint = await load_case(ctx, press.report_id) if handler else None
     if handler is None or complaint is None:
         return denied_notice(ctx)
     try:
-        replies = await handler(event, ctx, complaint, choice)
-    except casework.Denied:
+        replies = await handler(event, ctx, complaint, press.choice)
+    except Denied:
         return denied_notice(ctx)
-    if event.message_id is not None and verb in CLEARS:
+    if event.message_id is not None and press.verb in CLEARS:
         return [ClearButtons(event.message_id), *replies]
     return replies
 
@@ -97,8 +104,8 @@ def _needs(action: Action) -> Callable[[Handler], Handler]:
         async def checked(
             event: Event, ctx: Context, complaint: Complaint, choice: str
         ) -> list[Reply]:
-            if not casework.allowed(ctx, complaint, action):
-                raise casework.Denied(action)
+            if ctx.staff is None or not allowed(ctx.as_staff().actor, complaint, action):
+                raise Denied(action)
             return await handler(event, ctx, complaint, choice)
 
         return checked
@@ -108,18 +115,14 @@ def _needs(action: Action) -> Callable[[Handler], Handler]:
 
 @_needs(Action.FORWARD)
 async def _forward_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
-    from sqlmodel import col, select
-
-    agencies = (
-        await ctx.session.exec(select(Agency).where(col(Agency.active)).order_by(col(Agency.name)))
-    ).all()
-    category = await ctx.session.get(Category, complaint.category_id)
+    category = await get_category(session=ctx.session, category_id=complaint.category_id)
     default = category.agency_id if category else None
-    ordered = sorted(agencies, key=lambda a: a.id != default)
+    ordered = sorted(await active_agencies(session=ctx.session), key=lambda a: a.id != default)
     rows = tuple(
         (
             Button(
-                ("⭐ " if a.id == default else "") + a.short_name, f"s:fwdto:{complaint.id}:{a.id}"
+                ("⭐ " if a.id == default else "") + a.short_name,
+                _press(complaint, "fwdto", a.id),
             ),
         )
         for a in ordered
@@ -133,17 +136,21 @@ async def _forward_pick(event: Event, ctx: Context, complaint: Complaint, _: str
 
 
 async def _forward_to(event: Event, ctx: Context, complaint: Complaint, choice: str) -> list[Reply]:
-    agency = await ctx.session.get(Agency, int(choice)) if choice.isdigit() else None
-    if agency is None:
-        raise casework.Denied(Action.FORWARD)
-    await casework.forward(ctx, complaint, agency)
+    if not choice.isdigit():
+        raise Denied(Action.FORWARD)
+    await handling.forward(ctx.as_staff(), _ref(complaint), int(choice))
     return [_done(ctx, complaint, "staff.done.forward")]
+
+
+def _ref(complaint: Complaint) -> int:
+    assert complaint.id is not None
+    return complaint.id
 
 
 @_needs(Action.REJECT)
 async def _reject_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     rows = tuple(
-        (Button(ctx.t(f"reject.{r.value}"), f"s:rejr:{complaint.id}:{r.value}"),)
+        (Button(ctx.t(f"reject.{r.value}"), _press(complaint, "rejr", r.value)),)
         for r in RejectReason
     )
     return [
@@ -159,7 +166,7 @@ async def _reject_reason(
     event: Event, ctx: Context, complaint: Complaint, choice: str
 ) -> list[Reply]:
     if choice not in set(RejectReason):
-        raise casework.Denied(Action.REJECT)
+        raise Denied(Action.REJECT)
     step = "duplicate" if choice == RejectReason.DUPLICATE else "reject"
     return await _prompt(ctx, complaint, step, reason=choice)
 
@@ -168,8 +175,8 @@ async def _reject_go(event: Event, ctx: Context, complaint: Complaint, _: str) -
     """Skip the optional details: reject with the chosen reason."""
     data = ctx.state.data if ctx.state and ctx.state.flow == INPUT_FLOW else {}
     if data.get("complaint_id") != complaint.id or "reason" not in data:
-        raise casework.Denied(Action.REJECT)
-    await casework.reject(ctx, complaint, RejectReason(data["reason"]), None)
+        raise Denied(Action.REJECT)
+    await handling.reject(ctx.as_staff(), _ref(complaint), RejectReason(data["reason"]), None)
     return [_done(ctx, complaint, "staff.done.reject"), *await resume(ctx)]
 
 
@@ -184,22 +191,22 @@ def _prompt_for(step: str, action: Action) -> Handler:
 @_needs(Action.ACKNOWLEDGE)
 async def _ack_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     rows = (
-        (Button(ctx.t("staff.button.ack_plain"), f"s:ackf:{complaint.id}:0"),),
-        (Button(ctx.t("staff.button.ack_inspection"), f"s:ackf:{complaint.id}:1"),),
+        (Button(ctx.t("staff.button.ack_plain"), _press(complaint, "ackf", 0)),),
+        (Button(ctx.t("staff.button.ack_inspection"), _press(complaint, "ackf", 1)),),
         _abort_button(ctx),
     )
     return [Message(ctx.t("staff.pick_ack", code=complaint.tracking_code), buttons=rows)]
 
 
 async def _ack(event: Event, ctx: Context, complaint: Complaint, choice: str) -> list[Reply]:
-    await casework.acknowledge(ctx, complaint, field_inspection=choice == "1")
+    await handling.acknowledge(ctx.as_staff(), _ref(complaint), field_inspection=choice == "1")
     return [_done(ctx, complaint, "staff.done.acknowledge")]
 
 
 @_needs(Action.RECLASSIFY)
 async def _category_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     rows = tuple(
-        (Button(c.name(ctx.locale), f"s:catto:{complaint.id}:{c.id}"),)
+        (Button(c.name(ctx.locale), _press(complaint, "catto", c.id)),)
         for c in await active_categories(session=ctx.session)
         if c.id != complaint.category_id
     )
@@ -209,17 +216,16 @@ async def _category_pick(event: Event, ctx: Context, complaint: Complaint, _: st
 async def _category_to(
     event: Event, ctx: Context, complaint: Complaint, choice: str
 ) -> list[Reply]:
-    category = await ctx.session.get(Category, int(choice)) if choice.isdigit() else None
-    if category is None:
-        raise casework.Denied(Action.RECLASSIFY)
-    await casework.reclassify(ctx, complaint, category=category)
+    if not choice.isdigit():
+        raise Denied(Action.RECLASSIFY)
+    await handling.change_category(ctx.as_staff(), _ref(complaint), int(choice))
     return [_done(ctx, complaint, "staff.done.reclassify")]
 
 
 @_needs(Action.RECLASSIFY)
 async def _kind_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     rows = tuple(
-        (Button(ctx.t(f"kind.{k.value}"), f"s:kindto:{complaint.id}:{k.value}"),)
+        (Button(ctx.t(f"kind.{k.value}"), _press(complaint, "kindto", k.value)),)
         for k in ReportKind
         if k.value != complaint.kind
     )
@@ -228,15 +234,15 @@ async def _kind_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -
 
 async def _kind_to(event: Event, ctx: Context, complaint: Complaint, choice: str) -> list[Reply]:
     if choice not in set(ReportKind):
-        raise casework.Denied(Action.RECLASSIFY)
-    await casework.reclassify(ctx, complaint, kind=ReportKind(choice))
+        raise Denied(Action.RECLASSIFY)
+    await handling.change_kind(ctx.as_staff(), _ref(complaint), ReportKind(choice))
     return [_done(ctx, complaint, "staff.done.reclassify")]
 
 
 @_needs(Action.PRIVACY)
 async def _privacy_pick(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     rows = tuple(
-        (Button(ctx.t(f"privacy.{p.value}"), f"s:privto:{complaint.id}:{p.value}"),)
+        (Button(ctx.t(f"privacy.{p.value}"), _press(complaint, "privto", p.value)),)
         for p in Privacy
         if is_stricter(p, Privacy(complaint.privacy))
     )
@@ -245,16 +251,17 @@ async def _privacy_pick(event: Event, ctx: Context, complaint: Complaint, _: str
 
 async def _privacy_to(event: Event, ctx: Context, complaint: Complaint, choice: str) -> list[Reply]:
     if choice not in set(Privacy):
-        raise casework.Denied(Action.PRIVACY)
-    await casework.tighten_privacy(ctx, complaint, Privacy(choice))
+        raise Denied(Action.PRIVACY)
+    await handling.tighten_privacy(ctx.as_staff(), _ref(complaint), Privacy(choice))
     return [_done(ctx, complaint, "staff.done.privacy")]
 
 
 async def _resolve_go(event: Event, ctx: Context, complaint: Complaint, _: str) -> list[Reply]:
     data = ctx.state.data if ctx.state and ctx.state.flow == INPUT_FLOW else {}
     if data.get("complaint_id") != complaint.id or not data.get("text"):
-        raise casework.Denied(Action.RESOLVE)
-    await casework.resolve(ctx, complaint, data["text"], media_from_data(data.get("media", [])))
+        raise Denied(Action.RESOLVE)
+    media = media_from_data(data.get("media", []))
+    await handling.resolve(ctx.as_staff(), _ref(complaint), data["text"], media)
     return [_done(ctx, complaint, "staff.done.resolve"), *await resume(ctx)]
 
 
@@ -283,7 +290,7 @@ VERBS: dict[str, Handler] = {
 CLEARS = frozenset({"fwdto", "rejr", "rejgo", "ackf", "catto", "kindto", "privto", "resgo"})
 
 
-async def on_abort(event: Event, ctx: Context) -> list[Reply]:
+async def on_abort(event: Event, ctx: Context, press: AbortInput) -> list[Reply]:
     """Cancel a staff input step."""
     if ctx.state is None or ctx.state.flow != INPUT_FLOW:
         return [*([ClearButtons(event.message_id)] if event.message_id else [])]
@@ -298,7 +305,7 @@ async def on_input(event: Event, ctx: Context) -> list[Reply]:
     """The staff member's text (or photos, for a follow-up) for the pending action."""
     assert ctx.state is not None
     step, data = ctx.state.step, ctx.state.data
-    complaint = await load_case(ctx, str(data.get("complaint_id", "")), for_update=True)
+    complaint = await load_case(ctx, str(data.get("complaint_id", "")))
     if complaint is None:
         ctx.state = None
         return denied(ctx)
@@ -328,7 +335,7 @@ async def on_input(event: Event, ctx: Context) -> list[Reply]:
             media = [asdict(a) for a in event.attachments]
             return await _prompt(ctx, complaint, "resolve_media", text=text, media=media)
         return await _apply_text(ctx, complaint, step, text, data)
-    except casework.Denied:
+    except Denied:
         await resume(ctx)
         return denied(ctx)
 
@@ -336,41 +343,51 @@ async def on_input(event: Event, ctx: Context) -> list[Reply]:
 async def _apply_text(
     ctx: Context, complaint: Complaint, step: str, text: str, data: dict[str, object]
 ) -> list[Reply]:
+    work, ref = ctx.as_staff(), _ref(complaint)
     if step == "duplicate":
-        original = await get_by_code(session=ctx.session, tracking_code=text.upper())
+        original = await find(work, text)
         if original is None or original.id == complaint.id:
             return [
                 Message(ctx.t("staff.duplicate_unknown", code=text[:40])),
                 *await _prompt(ctx, complaint, "duplicate", reason=data["reason"]),
             ]
-        await casework.reject(ctx, complaint, RejectReason.DUPLICATE, None, duplicate_of=original)
+        await handling.reject(work, ref, RejectReason.DUPLICATE, None, duplicate_of=text)
         done = "staff.done.reject"
     elif step == "reject":
-        await casework.reject(ctx, complaint, RejectReason(str(data["reason"])), text)
+        await handling.reject(work, ref, RejectReason(str(data["reason"])), text)
         done = "staff.done.reject"
     else:
-        operation, done = {
-            "ask": (casework.ask, "staff.done.ask"),
-            "progress": (casework.progress, "staff.done.progress"),
-            "note": (casework.note, "staff.done.note"),
-            "hand_back": (casework.hand_back, "staff.done.hand_back"),
-        }[step]
-        await operation(ctx, complaint, text)
+        operation, done = TEXT_ACTIONS[step]
+        await operation(work, ref, text)
     return [_done(ctx, complaint, done), *await resume(ctx)]
+
+
+TextAction = Callable[[Work, CaseRef, str], Awaitable[Complaint]]
+# Free-text steps and one-line commands: the casework action and the "done" message.
+TEXT_ACTIONS: dict[str, tuple[TextAction, str]] = {
+    "ask": (handling.ask, "staff.done.ask"),
+    "progress": (handling.progress, "staff.done.progress"),
+    "note": (handling.note, "staff.done.note"),
+    "hand_back": (handling.hand_back, "staff.done.hand_back"),
+}
 
 
 # --- one-line commands --------------------------------------------------------------------
 
-ONE_LINE: dict[str, tuple[Callable[[Context, Complaint, str], Awaitable[None]], str]] = {
-    "reply": (casework.ask, "staff.done.ask"),
-    "note": (casework.note, "staff.done.note"),
-    "progress": (casework.progress, "staff.done.progress"),
-    "resolve": (casework.resolve, "staff.done.resolve"),
+ONE_LINE: dict[str, tuple[TextAction, str]] = {
+    "reply": TEXT_ACTIONS["ask"],
+    "note": TEXT_ACTIONS["note"],
+    "progress": TEXT_ACTIONS["progress"],
+    "resolve": (handling.resolve, "staff.done.resolve"),
 }
 
 
 async def on_one_line(event: Event, ctx: Context, args: str) -> list[Reply]:
-    """`/reply`, `/note`, `/progress` or `/resolve` followed by CODE and the text."""
+    """`/reply`, `/note`, `/progress` or `/resolve` followed by CODE and the text.
+
+    The report is named by its code and locked by casework exactly as a button press locks
+    it by id, so two officers resolving at once get one resolution and one refusal.
+    """
     command = event.command
     assert command is not None
     if ctx.staff is None:
@@ -378,12 +395,12 @@ async def on_one_line(event: Event, ctx: Context, args: str) -> list[Reply]:
     code, _, text = args.strip().partition(" ")
     if not code or len(text.strip()) < MIN_TEXT:
         return [Message(ctx.t("staff.one_line_usage", command=command[0]))]
-    complaint = await load_case(ctx, code, for_update=True)
-    if complaint is None:
-        return [Message(ctx.t("staff.case_not_found", code=code[:40]))]
     operation, done = ONE_LINE[command[0]]
+    work = ctx.as_staff()
+    if await find(work, code) is None:
+        return [Message(ctx.t("staff.case_not_found", code=code[:40]))]
     try:
-        await operation(ctx, complaint, text.strip())
-    except casework.Denied:
+        complaint = await operation(work, code, text.strip())
+    except Denied:
         return denied(ctx)
     return [_done(ctx, complaint, done)]

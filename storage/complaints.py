@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.events import Attachment as Media
-from bot.core.lifecycle import Actor, Channel, Status
+from bot.core.lifecycle import RUNNING_DEADLINE, Actor, Channel, Status
 from bot.core.tracking import format_code
 from storage.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 
@@ -66,7 +66,7 @@ async def add_complaint(
     now: datetime,
     verify_due_at: datetime,
 ) -> Complaint:
-    """Store a submitted report with its attachments and the first history event."""
+    """Store a submitted report (casework appends its first history event with the media)."""
     sequence = await next_sequence(session=session, prefix=prefix, year=year)
     complaint = Complaint(
         tracking_code=format_code(prefix, year, sequence),
@@ -90,18 +90,6 @@ async def add_complaint(
     )
     session.add(complaint)
     await session.flush()
-    await add_event(
-        session=session,
-        complaint=complaint,
-        actor=Actor.CITIZEN,
-        actor_id=citizen_id,
-        action="submitted",
-        from_status=None,
-        text=None if data.channel == Channel.TELEGRAM else data.channel.value,
-        citizen_visible=True,
-        now=now,
-        media=data.attachments,
-    )
     return complaint
 
 
@@ -177,6 +165,26 @@ async def get_complaint(
     return (await session.exec(query)).first()
 
 
+async def lock_complaint(
+    *, session: AsyncSession, complaint_id: int | None = None, tracking_code: str | None = None
+) -> Complaint | None:
+    """A report by id or tracking code, row-locked until the transaction ends (PostgreSQL).
+
+    Whatever named the report, the lock is the same, so two staff members acting on one report
+    at once are served one after the other; the second sees the first one's change (the loaded
+    object is refreshed even if this session had read the row before).
+    """
+    query = select(Complaint)
+    if complaint_id is not None:
+        query = query.where(Complaint.id == complaint_id)
+    elif tracking_code is not None:
+        query = query.where(Complaint.tracking_code == tracking_code)
+    else:
+        return None
+    query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(query)).first()
+
+
 async def get_by_code(*, session: AsyncSession, tracking_code: str) -> Complaint | None:
     """A report by tracking code (staff use; citizens go through find_citizen_complaint)."""
     query = select(Complaint).where(Complaint.tracking_code == tracking_code)
@@ -184,11 +192,12 @@ async def get_by_code(*, session: AsyncSession, tracking_code: str) -> Complaint
 
 
 def active_deadline() -> ColumnElement[datetime]:
-    """The deadline that matters in the report's current status (SQL expression)."""
+    """The deadline running in the report's current status: ``RUNNING_DEADLINE`` as SQL."""
     return case(
-        (col(Complaint.status) == Status.SUBMITTED, col(Complaint.verify_due_at)),
-        (col(Complaint.status) == Status.ASSIGNED, col(Complaint.first_response_due_at)),
-        (col(Complaint.status) == Status.IN_PROGRESS, col(Complaint.completion_due_at)),
+        *(
+            (col(Complaint.status) == status.value, getattr(Complaint, deadline.field))
+            for status, deadline in RUNNING_DEADLINE.items()
+        ),
         else_=None,
     )
 
@@ -279,6 +288,7 @@ async def add_event(
     citizen_visible: bool,
     now: datetime,
     media: tuple[Media, ...] = (),
+    detail: str | None = None,
 ) -> ComplaintEvent:
     """Append one step to the report's history (with its media) and touch the report."""
     assert complaint.id is not None
@@ -290,6 +300,7 @@ async def add_event(
         action=action,
         from_status=from_status,
         to_status=complaint.status,
+        detail=detail,
         text=text,
         citizen_visible=citizen_visible,
     )
@@ -338,26 +349,13 @@ async def last_event(
     return (await session.exec(query)).first()
 
 
-async def claim_offline_report(
-    *, session: AsyncSession, token: str, citizen_id: int, now: datetime
-) -> Complaint | None:
-    """Link an offline report to the citizen who opened its claim link (once)."""
-    query = select(Complaint).where(Complaint.claim_token == token).with_for_update()
-    complaint = (await session.exec(query)).first()
-    if complaint is None or complaint.citizen_id is not None:
-        return None
-    complaint.citizen_id, complaint.claim_token = citizen_id, None
-    session.add(complaint)
-    session.add(
-        ComplaintEvent(
-            complaint_id=complaint.id or 0,
-            created_at=now,
-            actor=Actor.CITIZEN,
-            actor_id=citizen_id,
-            action="claimed",
-            to_status=complaint.status,
-            citizen_visible=True,
-        )
+async def claimable_report(*, session: AsyncSession, token: str) -> Complaint | None:
+    """The offline report whose claim link this is, locked; None once it has a citizen."""
+    query = (
+        select(Complaint)
+        .where(Complaint.claim_token == token)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    await session.flush()
-    return complaint
+    complaint = (await session.exec(query)).first()
+    return complaint if complaint is not None and complaint.citizen_id is None else None

@@ -136,6 +136,9 @@ class ComplaintEvent(SQLModel, table=True):
     action: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
+    # A code the reader sees through the catalog (verdict, channel, privacy, reason, rating,
+    # ``category:<code>`` / ``kind:<value>``); ``text`` holds only what a person wrote.
+    detail: str | None = Field(default=None, max_length=64)
     text: str | None = Field(default=None, sa_type=Text)
     citizen_visible: bool = True
 

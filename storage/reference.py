@@ -91,3 +91,14 @@ async def get_category(*, session: AsyncSession, category_id: int) -> Category |
 async def get_agency(*, session: AsyncSession, agency_id: int) -> Agency | None:
     """One agency by id."""
     return await session.get(Agency, agency_id)
+
+
+async def category_by_code(*, session: AsyncSession, code: str) -> Category | None:
+    """One category by its code (the reference file's key)."""
+    return (await session.exec(select(Category).where(Category.code == code))).first()
+
+
+async def active_agencies(*, session: AsyncSession) -> list[Agency]:
+    """The agencies reports can be forwarded to, by name."""
+    query = select(Agency).where(col(Agency.active)).order_by(col(Agency.name))
+    return list((await session.exec(query)).all())

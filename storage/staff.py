@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,20 +85,41 @@ async def create_invite(
 async def redeem_invite(
     *, session: AsyncSession, token: str, sender: Sender, now: datetime
 ) -> Staff | None:
-    """Join with an invitation: None when it is unknown, used or expired."""
+    """Join with an invitation: None when it is unknown, used or expired.
+
+    The invitation is taken by one conditional UPDATE (``used_at IS NULL``), so of two people
+    opening the same link at once exactly one gets it: on PostgreSQL the second waits for the
+    first's row lock, then finds the row used and updates nothing.
+    """
     invite = (await session.exec(select(StaffInvite).where(StaffInvite.token == token))).first()
     if invite is None or invite.used_at is not None or invite.expires_at <= now:
         return None
     staff = (await session.exec(select(Staff).where(Staff.telegram_id == sender.user_id))).first()
+    if (
+        staff is not None
+        and staff.role == Role.SUPERADMIN
+        and staff.active
+        and invite.role != Role.SUPERADMIN
+    ):
+        return None  # an invitation never demotes a city admin (and stays unused)
+    taken = await session.exec(
+        update(StaffInvite)
+        .where(
+            col(StaffInvite.id) == invite.id,
+            col(StaffInvite.used_at).is_(None),
+            col(StaffInvite.expires_at) > now,
+        )
+        .values(used_at=now, used_by=sender.user_id)
+        .returning(col(StaffInvite.id))
+    )
+    if taken.scalar_one_or_none() is None:
+        return None  # someone else opened the link first
     if staff is None:
         staff = Staff(telegram_id=sender.user_id, role=invite.role)
-    if staff.role == Role.SUPERADMIN and staff.active and invite.role != Role.SUPERADMIN:
-        return None  # an invitation never demotes a city admin
     staff.role, staff.agency_id, staff.active = invite.role, invite.agency_id, True
     staff.name = " ".join(p for p in (sender.first_name, sender.last_name) if p)[:200]
     staff.username = sender.username
-    invite.used_at, invite.used_by = now, sender.user_id
-    session.add_all([staff, invite])
+    session.add(staff)
     await session.flush()
     return staff
 

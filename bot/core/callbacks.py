@@ -163,11 +163,16 @@ class OpenCase(Callback):
 
 @dataclass(frozen=True)
 class InboxView(Callback):
-    """A filter or page of the inbox: ``s:in:<view>:<page>``."""
+    """A filter or page of the inbox: ``s:in:<view>:<page>[:<shown>]``.
+
+    ``shown`` fingerprints the page the button sits on, so a press that would show the same
+    page again is recognised (older buttons have none and always redraw).
+    """
 
     prefix: ClassVar[str] = "s:in"
     view: str
     page: int = 0
+    shown: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
+from bot.core.callbacks import Callback, CaseAction, IntakeChoice, VerdictPress
 from bot.core.events import Attachment, AttachmentKind, Event, Location, Sender
+from bot.core.lifecycle import RejectReason, Verdict
 from bot.core.replies import Message, Reply
 from bot.processing import UpdateProcessor, system_clock
 from bot.sandbox.people import SAMPLE_CITIZENS, Person
@@ -89,10 +91,11 @@ class Actor:
         """Send text (or a command)."""
         return await self.event(text=text)
 
-    async def press(self, data: str) -> list[Reply]:
+    async def press(self, button: Callback) -> list[Reply]:
         """Press an inline button with this callback data."""
         callback_id = f"scenario-{next(self.scenario.update_ids)}"
         # The message under the button is not kept anywhere: any id does for the flows.
+        data = button.pack()
         return await self.event(callback_id=callback_id, callback_data=data, message_id=1)
 
     def code(self) -> str:
@@ -151,8 +154,8 @@ class Scenario:
             query = select(Category.id).where(Category.code == report.category)
             category_id = (await uow.session.exec(query)).one()
         await citizen.say("/new")
-        await citizen.press(f"i:kind:{report.kind}")
-        await citizen.press(f"i:category:{category_id}")
+        await citizen.press(IntakeChoice("kind", report.kind))
+        await citizen.press(IntakeChoice("category", str(category_id)))
         await citizen.say(report.description)
         if report.address:
             await citizen.say(report.address)
@@ -161,9 +164,9 @@ class Scenario:
             await citizen.event(location=Location(latitude, longitude))
         if report.photo:
             await citizen.event(attachments=(self.photo(),))
-        await citizen.press("i:attachments:done")
-        await citizen.press(f"i:privacy:{report.privacy}")
-        await citizen.press("i:summary:submit")
+        await citizen.press(IntakeChoice("attachments", "done"))
+        await citizen.press(IntakeChoice("privacy", report.privacy))
+        await citizen.press(IntakeChoice("summary", "submit"))
         code = citizen.code()
         return code, await self.complaint_id(code)
 
@@ -171,18 +174,18 @@ class Scenario:
         """The city admin verifies and forwards to the officer's agency."""
         assert self.sandbox.agency is not None
         agency_id = self.sandbox.agency.id
-        await admin.press(f"s:fwd:{complaint_id}")
-        await admin.press(f"s:fwdto:{complaint_id}:{agency_id}")
+        await admin.press(CaseAction("fwd", complaint_id))
+        await admin.press(CaseAction("fwdto", complaint_id, str(agency_id)))
 
     async def acknowledge(self, officer: Actor, complaint_id: int, inspection: bool) -> None:
-        await officer.press(f"s:ack:{complaint_id}")
-        await officer.press(f"s:ackf:{complaint_id}:{int(inspection)}")
+        await officer.press(CaseAction("ack", complaint_id))
+        await officer.press(CaseAction("ackf", complaint_id, str(int(inspection))))
 
     async def resolve(self, officer: Actor, complaint_id: int, text: str) -> None:
-        await officer.press(f"s:res:{complaint_id}")
+        await officer.press(CaseAction("res", complaint_id))
         await officer.say(text)
         await officer.event(attachments=(self.photo("Sesudah / after"),))
-        await officer.press(f"s:resgo:{complaint_id}")
+        await officer.press(CaseAction("resgo", complaint_id))
 
     async def run(self) -> list[str]:
         """Play the script; returns the tracking codes made."""
@@ -203,8 +206,8 @@ class Scenario:
         self.at(6)
         await self.resolve(officer, closed, _PATCHED)
         self.at(5.5)
-        await rina.press(f"v:{closed}:0:fixed")
-        await rina.press(f"v:{closed}:0:r5")
+        await rina.press(VerdictPress(closed, 0, Verdict.FIXED))
+        await rina.press(VerdictPress(closed, 0, "r5"))
         await rina.say("Terima kasih, cepat sekali ditangani!")
 
         # submitted and overdue: nobody verified it within the working days allowed.
@@ -217,8 +220,8 @@ class Scenario:
         code, rejected = await self.file(andi, Report("other", "information", _PASSPORT))
         codes.append(code)
         self.at(7.8)
-        await admin.press(f"s:rej:{rejected}")
-        await admin.press(f"s:rejr:{rejected}:not_our_authority")
+        await admin.press(CaseAction("rej", rejected))
+        await admin.press(CaseAction("rejr", rejected, RejectReason.NOT_OUR_AUTHORITY))
         await admin.say(_PASSPORT_REASON)
 
         # reopened (assigned again): resolved, but the citizen says it is not fixed.
@@ -232,9 +235,9 @@ class Scenario:
         self.at(3)
         await self.resolve(officer, reopened, _DRAIN_DONE)
         self.at(2)
-        await budi.press(f"v:{reopened}:0:not_fixed")
+        await budi.press(VerdictPress(reopened, 0, Verdict.NOT_FIXED))
         await budi.say(_DRAIN_NOT_FIXED)
-        await budi.press(f"v:{reopened}:0:r0")
+        await budi.press(VerdictPress(reopened, 0, "r0"))
 
         # in progress, with a field inspection and a progress update.
         self.at(6)
@@ -247,7 +250,7 @@ class Scenario:
         self.at(4)
         await self.acknowledge(officer, working, inspection=True)
         self.at(1)
-        await officer.press(f"s:prog:{working}")
+        await officer.press(CaseAction("prog", working))
         await officer.say(_BRIDGE_PROGRESS)
 
         # needs info: the officer asked the citizen a question.
@@ -259,7 +262,7 @@ class Scenario:
         self.at(3.5)
         await self.forward(admin, question)
         self.at(2.5)
-        await officer.press(f"s:ask:{question}")
+        await officer.press(CaseAction("ask", question))
         await officer.say(_FLOOD_QUESTION)
 
         # resolved: the follow-up waits for the citizen's verdict.

@@ -12,13 +12,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, select
 
+from bot.casework import CitizenActor, Office, Work
+from bot.casework.intake import submit
+from bot.core.calendar import WorkingCalendar, load_holidays
 from bot.core.events import Attachment as Media
 from bot.core.events import AttachmentKind, Sender
-from bot.settings import DATA_DIR
+from bot.core.i18n import Translator
+from bot.settings import DATA_DIR, Settings
 from storage.citizens import upsert_citizen
 from storage.complaints import (
     NewComplaint,
-    add_complaint,
     citizen_history,
     complaint_attachments,
     find_citizen_complaint,
@@ -103,18 +106,23 @@ async def test_tracking_numbers_count_per_year_without_gaps_under_concurrency(
 
 
 async def test_a_complaint_is_stored_with_attachments_history_and_aware_times(
-    db: AsyncEngine,
+    db: AsyncEngine, settings: Settings
 ) -> None:
     sessions = session_factory(db)
+    office = Office.of(
+        settings,
+        Translator.load(),
+        WorkingCalendar(timezone=settings.timezone, holidays=load_holidays(settings.holidays_file)),
+    )
     async with UnitOfWork(sessions) as uow:
         citizen = await upsert_citizen(session=uow.session, sender=Sender(42, "Ani"))
         category = (await active_categories(session=uow.session))[0]
         media = tuple(
             Media(AttachmentKind.PHOTO, f"file-{i}", f"u-{i}", f"cap {i}", 10) for i in range(2)
         )
-        complaint = await add_complaint(
-            session=uow.session,
-            data=NewComplaint(
+        complaint = await submit(
+            Work(office, CitizenActor(citizen), uow.session, NOW),
+            NewComplaint(
                 kind="complaint",
                 category_id=category.id or 0,
                 description="d" * 40,
@@ -123,11 +131,6 @@ async def test_a_complaint_is_stored_with_attachments_history_and_aware_times(
                 longitude=104.45,
                 attachments=media,
             ),
-            citizen_id=citizen.id,
-            prefix="TPI",
-            year=2026,
-            now=NOW,
-            verify_due_at=NOW + timedelta(days=3),
         )
         await uow.commit()
     async with UnitOfWork(sessions) as uow:

@@ -1,7 +1,8 @@
 """Telling someone other than the acting user: rendered in their language, sent via the outbox.
 
-Used by handlers (through ``Context.notifier``) and by the scheduled routines alike. Citizen
-notifications respect quiet hours (they wait until the window ends); staff ones do not.
+Written by casework (and the duties' reminders) in the caller's transaction. Citizen notices
+respect quiet hours (they wait until the window ends); staff ones do not. Every value that is a
+catalog label is passed as ``Localized`` so each reader gets it in their own language.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.callbacks import OpenCase
 from bot.core.events import Attachment
 from bot.core.i18n import Translator
 from bot.core.quiet_hours import QuietHours
@@ -96,9 +98,14 @@ class Notifier:
         key: str,
         *,
         dedupe_key: str | None = None,
+        media: tuple[Attachment, ...] = (),
         **values: object,
     ) -> None:
-        """Queue a message to each staff member but the acting one (with an Open button)."""
+        """Queue a message to each staff member but the acting one (with an Open button).
+
+        ``media`` (a citizen's answer, say) goes with it: one item with the text as its
+        caption, several as an album followed by the text.
+        """
         for staff in recipients:
             if self.acting_staff_id is not None and staff.id == self.acting_staff_id:
                 continue
@@ -113,7 +120,7 @@ class Notifier:
             await enqueue(
                 session=self.session,
                 chat_id=staff.telegram_id,
-                message=Message(text, buttons=keyboard),
+                message=Message(text, buttons=keyboard, media=media),
                 audience=Audience.STAFF,
                 now=self.now,
                 complaint_id=complaint.id if complaint else None,
@@ -127,6 +134,7 @@ def open_case_button(complaint: Complaint) -> ButtonsFor:
 
     def build(translator: Translator, locale: str) -> Keyboard:
         label = translator(locale, "staff.button.open_case", code=complaint.tracking_code)
-        return ((Button(label, f"s:case:{complaint.id}"),),)
+        assert complaint.id is not None
+        return ((Button(label, OpenCase(complaint.id).pack()),),)
 
     return build
