@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.casework.cases import CaseRef, move, take
 from bot.casework.history import record
 from bot.casework.notices import Localized
-from bot.casework.work import Denied, Work
+from bot.casework.work import CitizenActor, Denied, Work
 from bot.core.events import Attachment
 from bot.core.lifecycle import Action, Status, Verdict, running_deadline
 from storage.complaints import last_event
@@ -63,7 +63,10 @@ async def _asker_or_handlers(work: Work, complaint: Complaint) -> list[Staff]:
 
 
 async def _judged(work: Work, ref: CaseRef, action: Action, round_: int) -> Complaint:
-    """The resolution the citizen judges; ``Denied`` when it is not the current one any more."""
+    """The resolution the citizen judges; ``Denied`` when it is not the current one any more
+    (or when anyone but the report's citizen tries: the system closes through auto-close)."""
+    if not isinstance(work.actor, CitizenActor):
+        raise Denied(action)
     complaint, _ = await take(work, ref, action)
     if complaint.reopen_count != round_:
         raise Denied(action)
