@@ -1,18 +1,56 @@
-"""The composition root: settings → database → catalogs → calendar → processor → runtime."""
+"""The composition root: the one place that builds the bot's parts and wires them together.
+
+Two steps, because tests and benchmarks drive the processor without any Telegram:
+
+- ``build_app`` (no network) → ``App``: settings → database (migrated, reference data loaded)
+  → catalogs → calendar → the ``UpdateProcessor`` and the scheduled ``Duties``.
+- ``connect_app`` (a running bot) → ``ConnectedApp``: the Telegram client first
+  (``telegram_client``, the configured ``RUNTIME``), opened and asked getMe; then ``build_app``
+  with that @username; then, on the client's sender, the ``OutboxDispatcher``, the
+  ``ReportRunner``, the scheduler (bot/jobs.py: outbox + duties + reports), the
+  ``UpdatePipeline`` and the ``BotRuntime`` (bot/runtime.py), which receives all of them and
+  builds nothing itself.
+
+Decisions:
+- The bot's @username comes from getMe *before* the processor is built (an async build step),
+  not from an "identity" object filled in at start: the processor is complete, and read-only,
+  from its first update, and nothing the runtime does later reaches into it. The price is that
+  the client opens before the database is migrated; a wrong token now fails before the
+  database is touched, which is harmless. Without Telegram, ``build_app(bot_username=...)``
+  names the bot directly.
+- Start order of a run: open client → getMe → database, processor, background work → set
+  commands → polling or webhook → scheduler once updates flow (the last three in
+  ``BotRuntime.run``). Stop: drain the pipeline, stop the scheduler letting the outbox finish
+  its batch (``BotRuntime.run`` returning), then ``ConnectedApp.close``: close the client, then
+  dispose of the engine. Whoever opens the client closes it.
+- One worker id per process names its claims, in the outbox and in the report jobs alike.
+- The frameworks are imported on demand in ``telegram_client``: a process loads only the one it
+  runs on, and this module imports neither aiogram nor python-telegram-bot.
+- A ``ConnectedApp`` runs once (a stopped dispatcher claims nothing more); connect again to run
+  again.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from dataclasses import dataclass
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.commands import CommandMenu
 from bot.core.calendar import WorkingCalendar, load_holidays
 from bot.core.i18n import Translator
 from bot.duties import Duties
+from bot.jobs import build_scheduler
+from bot.outbox import OutboxDispatcher
+from bot.pipeline import UpdatePipeline
 from bot.processing import Clock, UpdateProcessor, system_clock
+from bot.reports.runner import ReportRunner
+from bot.runtime import BotRuntime, TelegramClient
 from bot.settings import RuntimeName, Settings
-from bot.telegram.commands import CommandMenu
-from bot.telegram.runner import BotRuntime, TelegramClient
 from storage.database import SessionFactory, create_engine, migrate, session_factory
 from storage.reference import ReferenceCounts, load_reference_data
 from storage.staff import bootstrap_superadmins
@@ -21,7 +59,7 @@ from storage.unit_of_work import UnitOfWork
 
 @dataclass
 class App:
-    """Everything a running bot is made of, built once."""
+    """The bot's framework-free core, built once: database, catalogs, processor, duties."""
 
     settings: Settings
     engine: AsyncEngine
@@ -29,30 +67,41 @@ class App:
     translator: Translator
     calendar: WorkingCalendar
     processor: UpdateProcessor
+    duties: Duties
     reference: ReferenceCounts
 
     @property
-    def duties(self) -> Duties:
-        """The scheduled duties on this app's database."""
-        return Duties(self.sessions, self.translator, self.calendar, self.settings)
-
-    def runtime(self) -> BotRuntime:
-        """The configured runtime (``RUNTIME``), wired to this app's processor."""
-        return BotRuntime(
-            client=telegram_client(self.settings),
-            settings=self.settings,
-            processor=self.processor,
-            menu=CommandMenu(self.translator),
-            duties=self.duties,
-        )
+    def clock(self) -> Clock:
+        """The clock every part of this app reads "now" from."""
+        return self.processor.clock
 
     async def close(self) -> None:
         """Release the database."""
         await self.engine.dispose()
 
 
+@dataclass
+class ConnectedApp:
+    """The app on an open Telegram client, with its background work and the runtime that runs
+    them (``runtime.run()``, then ``close()``)."""
+
+    app: App
+    client: TelegramClient
+    dispatcher: OutboxDispatcher
+    reports: ReportRunner
+    scheduler: AsyncIOScheduler
+    runtime: BotRuntime
+
+    async def close(self) -> None:
+        """Close the client's HTTP session, then release the database (after the run)."""
+        try:
+            await self.client.close()
+        finally:
+            await self.app.close()
+
+
 def telegram_client(settings: Settings) -> TelegramClient:
-    """A Bot API client of the configured framework (``RUNTIME``)."""
+    """A Bot API client of the configured framework (``RUNTIME``), not yet opened."""
     # Imported on demand: a process loads only the framework it runs on.
     if settings.runtime == RuntimeName.PTB:
         from bot.telegram.ptb_runtime import PtbClient
@@ -61,6 +110,11 @@ def telegram_client(settings: Settings) -> TelegramClient:
     from bot.telegram.aiogram_runtime import AiogramClient
 
     return AiogramClient(settings)
+
+
+def worker_id() -> str:
+    """Names this process in claims (outbox, report jobs): host, pid, a random part (≤ 64)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> ReferenceCounts:
@@ -74,9 +128,16 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> Reference
 
 
 async def build_app(
-    settings: Settings, *, clock: Clock = system_clock, engine: AsyncEngine | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    engine: AsyncEngine | None = None,
+    bot_username: str = "",
 ) -> App:
-    """Wire the bot from settings (or a given engine); the database is migrated on the way."""
+    """Wire the core from settings (or a given engine); the database is migrated on the way.
+
+    ``bot_username`` is the bot's @username for t.me links (``connect_app`` asks getMe).
+    """
     engine = engine or create_engine(settings.database_url)
     try:
         reference = await prepare_database(settings, engine)
@@ -94,6 +155,61 @@ async def build_app(
         translator=translator,
         calendar=calendar,
         clock=clock,
+        bot_username=bot_username,
         serialize_writes=engine.dialect.name == "sqlite",
     )
-    return App(settings, engine, sessions, translator, calendar, processor, reference)
+    duties = Duties(sessions, translator, calendar, settings)
+    return App(settings, engine, sessions, translator, calendar, processor, duties, reference)
+
+
+async def connect_app(
+    settings: Settings, *, clock: Clock = system_clock, engine: AsyncEngine | None = None
+) -> ConnectedApp:
+    """The whole bot, ready to run: the client opened (getMe asked), then everything on it."""
+    client = telegram_client(settings)
+    await client.open()
+    try:
+        username = await client.bot_username()
+        app = await build_app(settings, clock=clock, engine=engine, bot_username=username)
+    except BaseException:
+        await client.close()
+        raise
+    return _wire(app, client)
+
+
+def _wire(app: App, client: TelegramClient) -> ConnectedApp:
+    """The background work and the runtime, on the client's sender and the app's clock."""
+    settings, clock, sender = app.settings, app.clock, client.sender
+    worker = worker_id()
+    dispatcher = OutboxDispatcher(
+        sessions=app.sessions,
+        sender=sender,
+        clock=clock,
+        worker_id=worker,
+        rate_per_second=settings.outbox_rate_per_second,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    reports = ReportRunner(
+        sessions=app.sessions,
+        sender=sender,
+        translator=app.translator,
+        calendar=app.calendar,
+        settings=settings,
+        clock=clock,
+        worker_id=worker,
+    )
+    scheduler = build_scheduler(
+        dispatcher=dispatcher, settings=settings, duties=app.duties, reports=reports, clock=clock
+    )
+    pipeline = UpdatePipeline(
+        processor=app.processor.process, sender=sender, album_wait=settings.album_wait_seconds
+    )
+    runtime = BotRuntime(
+        client=client,
+        settings=settings,
+        pipeline=pipeline,
+        menu=CommandMenu(app.translator),
+        scheduler=scheduler,
+        dispatcher=dispatcher,
+    )
+    return ConnectedApp(app, client, dispatcher, reports, scheduler, runtime)

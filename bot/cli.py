@@ -10,7 +10,7 @@ import sys
 
 from pydantic import ValidationError
 
-from bot.app import build_app, prepare_database
+from bot.app import connect_app, prepare_database
 from bot.sandbox.training import DEFAULT_PORT, SandboxOptions, serve
 from bot.settings import Settings
 from storage.database import create_engine
@@ -46,23 +46,23 @@ def _settings() -> Settings:
 
 
 async def _run(settings: Settings) -> None:
-    app = await build_app(settings)
-    runtime = app.runtime()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runtime.stop)
-    logging.getLogger("aduan").info(
-        "Aduan is running (%s, %s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
-        settings.runtime.value,
-        settings.bot_mode.value,
-        app.engine.url.render_as_string(hide_password=True),
-        app.reference.agencies,
-        app.reference.categories,
-    )
+    bot = await connect_app(settings)
     try:
+        app, runtime = bot.app, bot.runtime
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop)
+        logging.getLogger("aduan").info(
+            "Aduan is running (%s, %s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
+            settings.runtime.value,
+            settings.bot_mode.value,
+            app.engine.url.render_as_string(hide_password=True),
+            app.reference.agencies,
+            app.reference.categories,
+        )
         await runtime.run()
     finally:
-        await app.close()
+        await bot.close()
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:

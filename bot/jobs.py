@@ -1,8 +1,12 @@
-"""Scheduled jobs (APScheduler 3, in memory): the outbox dispatcher and the duties.
+"""Scheduled jobs (APScheduler 3, in memory): the outbox dispatcher, the duties, the reports.
 
 Job stores are never shared between processes: each process keeps its jobs in memory and the
 work they do is found in the database (due rows, claimed atomically), which is what lets
 several processes run the same jobs safely.
+
+``build_scheduler`` only schedules what it is given: bot/app.py builds the dispatcher, the
+duties and the report runner (all on the Telegram client's sender and the app's clock), and
+bot/runtime.py starts the scheduler once updates flow and stops it with ``stop_scheduler``.
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ def build_scheduler(
     dispatcher: OutboxDispatcher,
     settings: Settings,
     duties: Duties | None = None,
+    reports: ReportRunner | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> AsyncIOScheduler:
-    """A scheduler (not started): the outbox every few seconds, the duties on their cadence."""
+    """A scheduler (not started): the outbox every few seconds; duties and reports if given."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     if duties is not None:
         _add_duties(scheduler, duties, settings, clock)
-        _add_reports(scheduler, duties, dispatcher, settings, clock)
+    if reports is not None:
+        _add_reports(scheduler, reports, settings, clock)
     interval = settings.outbox_interval_seconds
     scheduler.add_job(
         dispatcher.run_until_idle,
@@ -94,21 +100,11 @@ def _add_duties(
 
 def _add_reports(
     scheduler: AsyncIOScheduler,
-    duties: Duties,
-    dispatcher: OutboxDispatcher,
+    runner: ReportRunner,
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> None:
-    """/stats and /export requests, and the monthly report, on the runtime's sender."""
-    runner = ReportRunner(
-        sessions=duties.sessions,
-        sender=dispatcher.sender,
-        translator=duties.translator,
-        calendar=duties.calendar,
-        settings=settings,
-        clock=clock,
-        worker_id=dispatcher.worker_id,
-    )
+    """/stats and /export requests, and the monthly report."""
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(
         runner.run_due,

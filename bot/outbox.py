@@ -18,7 +18,9 @@ exactly once, except that a row whose send succeeded but whose outcome could not
 expires. A message with media is several API calls; a failure after the first repeats them.
 
 Framework-free: the sender is anything with ``async send(chat_id, Message) -> int | None``
-raising ``bot.telegram.errors``; times written to the database come from the injected clock.
+raising ``bot.sending``'s ``DeliveryError``s (in production the Telegram client's sender, handed
+over by bot/app.py); times written to the database come from the injected clock. This module
+imports neither ``bot.telegram`` nor the runtime that schedules it (bot/runtime.py).
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.replies import Message
-from bot.telegram.errors import Rejected, RetryAfter, Transient, Unreachable
-from bot.telegram.sending import media_batches
+from bot.sending import Rejected, RetryAfter, Transient, Unreachable, media_batches
 from storage.database import SessionFactory
 from storage.models import Notification
 from storage.outbox import claim_due, mark_dead, mark_retry, mark_sent, mark_unreachable
@@ -54,7 +55,7 @@ LEASE_MARGIN = 0.25
 
 
 class NotificationSender(Protocol):
-    """Delivers one message to a chat; raises ``bot.telegram.errors.DeliveryError``."""
+    """Delivers one message to a chat; raises ``bot.sending.DeliveryError``."""
 
     async def send(self, chat_id: int, reply: Message) -> int | None:
         """Send and return the new message's id."""

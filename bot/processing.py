@@ -3,6 +3,11 @@
 Framework-free: both runtimes call ``UpdateProcessor.process`` with an ``Event`` and send what
 it returns. A redelivered update is skipped; a conversation changed by another process in the
 meantime makes the update run again on fresh state.
+
+A processor is complete when built and never changed afterwards: the bot's @username (for
+t.me links) is a constructor argument, read-only, because bot/app.py asks Telegram (getMe)
+before it builds the processor. Setting it afterwards (as the runtime once did) made a correct
+processor depend on who ran first, and let any holder change it under updates in flight.
 """
 
 from __future__ import annotations
@@ -60,10 +65,15 @@ class UpdateProcessor:
         self.translator = translator
         self.calendar = calendar
         self.clock = clock
-        self.bot_username = bot_username
+        self._bot_username = bot_username
         # SQLite has one writer at a time; queueing here instead of in SQLite's busy handler
         # (which sleeps up to 100 ms between tries) keeps many concurrent chats fast.
         self._write_lock = asyncio.Lock() if serialize_writes else contextlib.nullcontext()
+
+    @property
+    def bot_username(self) -> str:
+        """The bot's @username (getMe), given at construction ("" without Telegram)."""
+        return self._bot_username
 
     async def process(self, event: Event) -> list[Reply]:
         """The replies for the acting user; [] for a redelivered update."""

@@ -62,7 +62,9 @@ async def claim(work: Work, token: str) -> Complaint | None:
     complaint = await claimable_report(session=work.session, token=token)
     if complaint is None:
         return None
-    if not may(Action.CLAIM, Actor.CITIZEN, Status(complaint.status)):  # pragma: no cover - any status
+    if not may(
+        Action.CLAIM, Actor.CITIZEN, Status(complaint.status)
+    ):  # pragma: no cover - any status
         raise Denied(Action.CLAIM)
     complaint.citizen_id, complaint.claim_token = actor.citizen.id, None
     await record(work, complaint, Action.CLAIM, None)

@@ -2,11 +2,12 @@
 
 Why: on SQLite an update holds the process-wide write lock for its whole transaction, and a
 year of reports takes seconds to read; so the handlers only queue a ``ReportJob`` and answer at
-once. This runner (a scheduler job, see bot/jobs.py) claims due jobs atomically (safe with
-several processes), reads the reports in batches through a server-side cursor, does the CPU
-work (figures, rows, charts, files) in a worker thread so the event loop keeps serving other
-chats, and talks to the requester directly through the runtime's sender: a progress message
-edited every few seconds, then the file. Role and agency are read again when the job runs.
+once. This runner (built by bot/app.py, run as a scheduler job by bot/jobs.py) claims due jobs
+atomically (safe with several processes), reads the reports in batches through a server-side
+cursor, does the CPU work (figures, rows, charts, files) in a worker thread so the event loop
+keeps serving other chats, and talks to the requester directly through the Telegram client's
+sender: a progress message edited every few seconds, then the file. Role and agency are read
+again when the job runs.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ COVER_AFTER = timedelta(days=120)
 
 
 class ReportSender(Protocol):
-    """The runtime's sender: ``send(chat_id, Message | EditMessage | Upload) -> message id``."""
+    """The client's sender: ``send(chat_id, Message | EditMessage | Upload) -> message id``."""
 
     async def send(self, chat_id: int, reply: Any) -> int | None:
         """Send one reply."""

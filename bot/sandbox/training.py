@@ -18,14 +18,13 @@ from typing import Self
 
 from sqlmodel import col, select
 
-from bot.app import App, build_app
+from bot.app import App, ConnectedApp, connect_app
 from bot.core.lifecycle import Role
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.people import ADMIN, CITIZEN, OFFICER, SAMPLE_CITIZENS, Person
 from bot.sandbox.scenario import load_scenario
 from bot.sandbox.web import Participant, SandboxWeb
 from bot.settings import BotMode, Settings
-from bot.telegram.runner import BotRuntime
 from storage.models import Agency, Staff
 from storage.unit_of_work import UnitOfWork
 
@@ -120,7 +119,7 @@ class Sandbox:
         self.web: SandboxWeb | None = None
         self.agency: Agency | None = None
         self.scenario_codes: list[str] = []
-        self._runtime: BotRuntime | None = None
+        self._bot: ConnectedApp | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -162,11 +161,13 @@ class Sandbox:
             database=options.database,
             admin_id=admin.user_id,
         )
-        self.app = app = await build_app(settings)
+        # The bot connects to the emulator (getMe) before anything is built: see bot/app.py.
+        self._bot = bot = await connect_app(settings)
+        self.app = app = bot.app
         self.agency = await make_officer(app, self.person("officer"), options.officer_agency)
         if options.scenario:
             self.scenario_codes = await load_scenario(self, language=options.language)
-        self._runtime = runtime = app.runtime()
+        runtime = bot.runtime
         self._task = asyncio.create_task(runtime.run(), name="sandbox-bot")
         ready = asyncio.create_task(runtime.ready.wait())
         await asyncio.wait({self._task, ready}, timeout=READY_WAIT, return_when="FIRST_COMPLETED")
@@ -203,15 +204,16 @@ class Sandbox:
         """Stop the page, the bot (letting it finish its work) and the emulator."""
         if self.web is not None:
             await self.web.stop()
-        if self._task is not None and self._runtime is not None:
-            self._runtime.stop()
+        if self._task is not None and self._bot is not None:
+            self._bot.runtime.stop()
             try:
                 await asyncio.wait_for(self._task, READY_WAIT)
             except Exception:
                 log.exception("the sandbox bot stopped with an error")
             self._task = None
-        if self.app is not None:
-            await self.app.close()
+        if self._bot is not None:
+            await self._bot.close()  # the client, then the database
+            self._bot = None
             self.app = None
         await self.emulator.stop()
 

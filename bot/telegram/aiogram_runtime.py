@@ -1,7 +1,7 @@
 """The default runtime's framework part: aiogram 3 talks to Telegram.
 
 Only this file knows aiogram. What the runtime does with updates and replies is shared
-(bot/telegram/runner.py, sending.py, updates.py); here are just aiogram's bot, types, errors
+(bot/runtime.py, bot/sending.py, bot/updates.py); here are just aiogram's bot, types, errors
 and polling.
 """
 
@@ -39,16 +39,17 @@ from aiogram.types import (
 
 from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys, Upload
-from bot.settings import Settings
-from bot.telegram.errors import DeliveryError, Rejected, RetryAfter, Transient, Unreachable
-from bot.telegram.runner import (
-    POLLING_TIMEOUT_SECONDS,
-    REQUEST_TIMEOUT_SECONDS,
-    Accept,
-    TelegramClient,
+from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
+from bot.sending import (
+    DeliveryError,
+    Rejected,
+    RetryAfter,
+    TelegramSender,
+    Transient,
+    Unreachable,
 )
-from bot.telegram.sending import TelegramSender
-from bot.telegram.updates import ALLOWED_UPDATES
+from bot.settings import Settings
+from bot.updates import ALLOWED_UPDATES
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 

@@ -1,9 +1,10 @@
 """The second runtime's framework part: python-telegram-bot 22 talks to Telegram.
 
 Only this file knows python-telegram-bot. What the runtime does with updates and replies is
-shared (bot/telegram/runner.py, sending.py, updates.py); here are just PTB's bot, types, errors
+shared (bot/runtime.py, bot/sending.py, bot/updates.py); here are just PTB's bot, types, errors
 and polling.
-PTB's own webhook server needs tornado; the shared runner serves the webhook with aiohttp.
+PTB's own webhook server needs tornado; the shared runtime (bot/runtime.py) serves the
+webhook with aiohttp.
 """
 
 from __future__ import annotations
@@ -39,16 +40,17 @@ from telegram.ext import (
 
 from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys, Upload
-from bot.settings import Settings
-from bot.telegram.errors import DeliveryError, Rejected, RetryAfter, Transient, Unreachable
-from bot.telegram.runner import (
-    POLLING_TIMEOUT_SECONDS,
-    REQUEST_TIMEOUT_SECONDS,
-    Accept,
-    TelegramClient,
+from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
+from bot.sending import (
+    DeliveryError,
+    Rejected,
+    RetryAfter,
+    TelegramSender,
+    Transient,
+    Unreachable,
 )
-from bot.telegram.sending import TelegramSender
-from bot.telegram.updates import ALLOWED_UPDATES
+from bot.settings import Settings
+from bot.updates import ALLOWED_UPDATES
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 PtbApplication = Application[Any, Any, Any, Any, Any, Any]

@@ -18,10 +18,10 @@ from bot.core.replies import (
     Notice,
     Upload,
 )
+from bot.runtime import TelegramClient
 from bot.sandbox.emulator import Emulator
+from bot.sending import Rejected, RetryAfter, Transient, Unreachable
 from bot.settings import Settings
-from bot.telegram.errors import Rejected, RetryAfter, Transient, Unreachable
-from bot.telegram.runner import TelegramClient
 from tests.support.live_bot import inline_buttons
 
 SITI = 4001

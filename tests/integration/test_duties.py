@@ -27,8 +27,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def app(tmp_path: Path, clock: FakeClock) -> AsyncIterator[App]:
-    async with running_app(make_settings(tmp_path, admin_ids=str(ADMIN)), clock) as app:
-        app.processor.bot_username = "aduan_test_bot"
+    settings = make_settings(tmp_path, admin_ids=str(ADMIN))
+    async with running_app(settings, clock, bot_username="aduan_test_bot") as app:
         yield app
 
 
@@ -148,6 +148,7 @@ async def test_morning_digest_once_a_day(app: App) -> None:
 async def test_the_scheduler_runs_every_duty(app: App) -> None:
     from bot.jobs import build_scheduler
     from bot.outbox import OutboxDispatcher
+    from bot.reports.runner import ReportRunner
 
     class NoSender:
         async def send(self, chat_id: int, reply: object) -> int | None:
@@ -156,7 +157,18 @@ async def test_the_scheduler_runs_every_duty(app: App) -> None:
     dispatcher = OutboxDispatcher(
         sessions=app.sessions, sender=NoSender(), clock=FakeClock(), worker_id="test"
     )
-    scheduler = build_scheduler(dispatcher=dispatcher, settings=app.settings, duties=app.duties)
+    reports = ReportRunner(
+        sessions=app.sessions,
+        sender=NoSender(),
+        translator=app.translator,
+        calendar=app.calendar,
+        settings=app.settings,
+        clock=app.clock,
+        worker_id="test",
+    )
+    scheduler = build_scheduler(
+        dispatcher=dispatcher, settings=app.settings, duties=app.duties, reports=reports
+    )
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {
         "outbox",

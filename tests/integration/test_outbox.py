@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.core.replies import Message
 from bot.outbox import OutboxDispatcher
 from bot.processing import system_clock
-from bot.telegram.errors import Rejected, RetryAfter, Transient, Unreachable
+from bot.sending import Rejected, RetryAfter, Transient, Unreachable
 from storage.database import SessionFactory, create_engine, migrate, session_factory
 from storage.models import Citizen, Notification
 from storage.outbox import (

@@ -118,9 +118,11 @@ def button(replies: Sequence[Reply], label: str) -> Button:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, clock: FakeClock | None = None) -> AsyncIterator[App]:
-    """The app built on the settings' database, closed afterwards."""
-    app = await build_app(settings, clock=clock or FakeClock())
+async def running_app(
+    settings: Settings, clock: FakeClock | None = None, *, bot_username: str = ""
+) -> AsyncIterator[App]:
+    """The app built on the settings' database (no Telegram), closed afterwards."""
+    app = await build_app(settings, clock=clock or FakeClock(), bot_username=bot_username)
     try:
         yield app
     finally:

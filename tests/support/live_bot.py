@@ -1,4 +1,5 @@
-"""The real bot process parts (app + runtime) against the emulator, and a chat driver."""
+"""The real bot process parts (the connected app + its runtime) against the emulator, and a
+chat driver."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import App, build_app
+from bot.app import App, connect_app
 from bot.processing import Clock, system_clock
 from bot.sandbox.emulator import Emulator
 from bot.settings import Settings
@@ -18,9 +19,9 @@ WAIT = 10.0
 
 @asynccontextmanager
 async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[App]:
-    """Build the app and run its runtime (``settings.runtime``) until the block ends."""
-    app = await build_app(settings, clock=clock)
-    runtime = app.runtime()
+    """Connect the app (``settings.runtime``) and run its runtime until the block ends."""
+    bot = await connect_app(settings, clock=clock)
+    runtime = bot.runtime
     task = asyncio.create_task(runtime.run())
     ready = asyncio.create_task(runtime.ready.wait())
     try:
@@ -28,12 +29,14 @@ async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncI
         if task.done():
             task.result()  # the runtime failed to start: raise its error
         assert runtime.ready.is_set(), "the runtime did not become ready"
-        yield app
+        yield bot.app
     finally:
         ready.cancel()
         runtime.stop()
-        await asyncio.wait_for(task, WAIT)
-        await app.close()
+        try:
+            await asyncio.wait_for(task, WAIT)
+        finally:
+            await bot.close()
 
 
 def inline_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Message
 from bot.outbox import api_calls
-from bot.telegram.sending import media_batches
+from bot.sending import media_batches
 
 PHOTO, VIDEO, DOCUMENT, VOICE = (
     AttachmentKind.PHOTO,

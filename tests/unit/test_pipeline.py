@@ -6,8 +6,8 @@ import asyncio
 
 from bot.core.events import Attachment, AttachmentKind, Event, Sender
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
-from bot.telegram.errors import RetryAfter
-from bot.telegram.pipeline import UpdatePipeline
+from bot.pipeline import UpdatePipeline
+from bot.sending import RetryAfter
 
 
 class RecordingSender:

@@ -27,8 +27,7 @@ OTHER_OFFICER = 9003
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
     settings = make_settings(tmp_path, admin_ids=str(ADMIN))
-    async with running_app(settings, FakeClock()) as app:
-        app.processor.bot_username = "aduan_test_bot"
+    async with running_app(settings, FakeClock(), bot_username="aduan_test_bot") as app:
         yield app
 
 

@@ -35,8 +35,7 @@ class RecordingSender:
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
     settings = make_settings(tmp_path, admin_ids=str(ADMIN))
-    async with running_app(settings, FakeClock()) as app:
-        app.processor.bot_username = "aduan_test_bot"
+    async with running_app(settings, FakeClock(), bot_username="aduan_test_bot") as app:
         yield app
 
 
@@ -127,10 +126,16 @@ async def test_the_scheduler_runs_the_reports_and_the_monthly_check(app: App) ->
     from bot.jobs import build_scheduler
     from bot.outbox import OutboxDispatcher
 
+    sender = RecordingSender()
     dispatcher = OutboxDispatcher(
-        sessions=app.sessions, sender=RecordingSender(), clock=app.processor.clock, worker_id="w"
+        sessions=app.sessions, sender=sender, clock=app.processor.clock, worker_id="w"
     )
-    scheduler = build_scheduler(dispatcher=dispatcher, settings=app.settings, duties=app.duties)
+    scheduler = build_scheduler(
+        dispatcher=dispatcher,
+        settings=app.settings,
+        duties=app.duties,
+        reports=runner(app, sender),
+    )
     jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
     assert {"reports", "monthly_report", "outbox"} <= set(jobs_by_id)
     assert jobs_by_id["reports"].trigger.interval.total_seconds() == 3

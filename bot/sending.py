@@ -1,10 +1,16 @@
-"""Replies become Bot API calls, for both runtimes: the calls here, the framework's types there.
+"""Replies become Bot API calls, for both runtimes: the calls and their failures, framework-free.
 
 aiogram and python-telegram-bot both name Bot API methods and parameters as the Bot API does
 (``send_message(chat_id, text, reply_markup=...)``), so ``TelegramSender`` makes the calls for
 both: it decides which calls a reply takes (``media_batches``, then the text; one markup per
-message) and translates failures into ``bot.telegram.errors``. Each
-runtime subclasses it with its framework's types (markup, media, files) and error classes.
+message) and translates failures into the ``DeliveryError``s below. Each runtime
+(bot/telegram/aiogram_runtime.py, bot/telegram/ptb_runtime.py) subclasses it with its
+framework's types (markup, media, files) and error classes.
+
+Why the errors and ``media_batches`` live here and not with a runtime: the pipeline's retries
+and the outbox's outcomes and rate limit read them, and neither may depend on a framework or on
+the runtime that runs it. This module imports only ``bot.core``, so ``bot/outbox.py`` and
+``bot/runtime.py`` both depend on it, and the outbox never depends on the runtime.
 """
 
 from __future__ import annotations
@@ -25,12 +31,39 @@ from bot.core.replies import (
     Sendable,
     Upload,
 )
-from bot.telegram.errors import DeliveryError, Rejected
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Markup = TypeVar("Markup")
+
+
+# ---- how a send failed, in the project's words (each runtime maps its framework's errors) ----
+class DeliveryError(Exception):
+    """A Bot API call did not deliver."""
+
+
+class RetryAfter(DeliveryError):
+    """Telegram asked to wait before any further request (HTTP 429 with retry_after)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class Unreachable(DeliveryError):
+    """The user blocked the bot or the chat is gone (HTTP 403): retrying cannot help."""
+
+
+class Transient(DeliveryError):
+    """A server error or timeout (HTTP 5xx, network): worth retrying later."""
+
+
+class Rejected(DeliveryError):
+    """Telegram refused this request as malformed (HTTP 400): retrying the same cannot help."""
+
+
+# ---- which calls a reply takes ----------------------------------------------------------------
 # What a media group may mix: photos with videos, documents only with documents (voice never).
 ALBUM_KINDS = (
     frozenset({AttachmentKind.PHOTO, AttachmentKind.VIDEO}),
@@ -53,6 +86,7 @@ def media_batches(media: Sequence[Attachment]) -> list[tuple[Attachment, ...]]:
     return albums + singles
 
 
+# ---- the Bot API as Aduan calls it, and the sender both runtimes subclass --------------------
 class SentMessage(Protocol):
     """What a send returns, as far as Aduan reads it."""
 

@@ -1,11 +1,23 @@
 """Running the bot, whichever framework talks to Telegram: the part both runtimes share.
 
-``BotRuntime`` owns the order of things: open the client, register the command menu, receive
-updates (polling, or webhook on Aduan's own aiohttp server), feed them to the shared
-``UpdatePipeline``, start the outbox dispatcher and the duties once updates flow, and on stop
-drain the pipeline and finish the outbox batch before the client's HTTP session closes.
+``BotRuntime`` owns the order of a run on an already open client: register the command menu,
+receive updates (polling, or webhook on Aduan's own aiohttp server), feed them to the
+``UpdatePipeline``, start the scheduler (outbox dispatcher, duties, reports) once updates flow,
+and on stop drain the pipeline and stop the scheduler, letting the outbox finish its batch.
 A ``TelegramClient`` (bot/telegram/aiogram_runtime.py, bot/telegram/ptb_runtime.py) is only
 the framework's translation of these steps.
+
+Decisions:
+- The runtime builds nothing. bot/app.py (the composition root) builds the client, the
+  processor, the pipeline, the outbox dispatcher, the report runner and the scheduler, and
+  hands them over; the runtime only starts and stops them in order.
+- The client is opened and closed by whoever opened it (bot/app.py opens it to ask getMe
+  before the processor exists, and closes it after ``run`` returns), so closing the HTTP
+  session still comes after the outbox batch in flight is finished.
+- A runtime runs once: a stopped dispatcher claims nothing more, so a second ``run`` needs a
+  newly built app.
+- Framework-free (aiohttp is only the webhook's HTTP server): nothing here imports aiogram or
+  python-telegram-bot, and bot/outbox.py does not import this module.
 """
 
 from __future__ import annotations
@@ -13,9 +25,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
-import secrets
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -23,16 +32,15 @@ from typing import Any, Self
 from urllib.parse import urlparse
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.duties import Duties
-from bot.jobs import build_scheduler, stop_scheduler
+from bot.commands import CommandMenu
+from bot.jobs import stop_scheduler
 from bot.outbox import OutboxDispatcher
-from bot.processing import UpdateProcessor
+from bot.pipeline import UpdatePipeline
+from bot.sending import BotApi, TelegramSender
 from bot.settings import BotMode, Settings
-from bot.telegram.commands import CommandMenu
-from bot.telegram.pipeline import UpdatePipeline
-from bot.telegram.sending import BotApi, TelegramSender
-from bot.telegram.updates import ALLOWED_UPDATES, UpdateFields, to_event
+from bot.updates import ALLOWED_UPDATES, UpdateFields, to_event
 
 log = logging.getLogger(__name__)
 
@@ -105,31 +113,29 @@ class TelegramClient(ABC):
         await self.close()
 
 
-def worker_id() -> str:
-    """Names this process in the outbox's claims: host, pid and a random part (≤ 64 chars)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 class BotRuntime:
-    """Runs the bot until ``stop`` is called; the outbox dispatcher and duties run alongside."""
+    """Runs the bot on an open client until ``stop`` is called; the scheduler runs alongside."""
 
     def __init__(
         self,
         *,
         client: TelegramClient,
         settings: Settings,
-        processor: UpdateProcessor,
+        pipeline: UpdatePipeline,
         menu: CommandMenu,
-        duties: Duties | None = None,
+        scheduler: AsyncIOScheduler,
+        dispatcher: OutboxDispatcher,
     ) -> None:
         self.client = client
         self.settings = settings
-        self.processor = processor
+        self.pipeline = pipeline
         self.menu = menu
-        self.duties = duties
+        # The scheduler runs the dispatcher's job; stopping it lets that batch finish first.
+        self.scheduler = scheduler
+        self.dispatcher = dispatcher
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
-        self._on_ready: Callable[[], None] = lambda: None
+        self._started = False
 
     def stop(self) -> None:
         """Ask the runtime to finish (safe from a signal handler)."""
@@ -137,60 +143,39 @@ class BotRuntime:
 
     async def run(self) -> None:
         """Receive and answer updates until stopped; drains work in flight before returning."""
-        client = self.client
-        outbox = OutboxDispatcher(
-            sessions=self.processor.sessions,
-            sender=client.sender,
-            clock=self.processor.clock,
-            worker_id=worker_id(),
-            rate_per_second=self.settings.outbox_rate_per_second,
-            max_attempts=self.settings.outbox_max_attempts,
-        )
-        scheduler = build_scheduler(
-            dispatcher=outbox,
-            settings=self.settings,
-            duties=self.duties,
-            clock=self.processor.clock,
-        )
-        # Notifications start once updates flow, and stop (finishing the batch in flight)
-        # before the client's HTTP session closes.
-        self._on_ready = scheduler.start
+        if self._started:
+            raise RuntimeError("a BotRuntime runs once; build a new app to run again")
+        self._started = True
         try:
-            await client.open()
-            self.processor.bot_username = await client.bot_username()
-            pipeline = UpdatePipeline(
-                processor=self.processor.process,
-                sender=client.sender,
-                album_wait=self.settings.album_wait_seconds,
-            )
             for language, commands in self.menu.by_language().items():
-                await client.set_commands(language, commands)
+                await self.client.set_commands(language, commands)
             if self.settings.bot_mode == BotMode.WEBHOOK:
-                await self._run_webhook(pipeline)
+                await self._run_webhook()
             else:
-                await self._run_polling(pipeline)
-            await pipeline.drain()
+                await self._run_polling()
+            await self.pipeline.drain()
         finally:
-            await stop_scheduler(scheduler, dispatcher=outbox)
-            await client.close()
+            # Notifications stop (finishing the batch in flight) before the client closes.
+            await stop_scheduler(self.scheduler, dispatcher=self.dispatcher)
 
     def _became_ready(self) -> None:
-        self._on_ready()
+        # Notifications and duties start once updates flow.
+        self.scheduler.start()
         self.ready.set()
 
-    async def _run_polling(self, pipeline: UpdatePipeline) -> None:
+    async def _run_polling(self) -> None:
         await self.client.delete_webhook()
         try:
-            await self.client.start_polling(self._acceptor(pipeline))
+            await self.client.start_polling(self._acceptor())
             self._became_ready()
             await self._stop.wait()
         finally:
             await self.client.stop_polling()
 
-    async def _run_webhook(self, pipeline: UpdatePipeline) -> None:
+    async def _run_webhook(self) -> None:
         app = web.Application()
         path = urlparse(self.settings.webhook_url).path or "/"
-        app.router.add_post(path, self._webhook_handler(pipeline))
+        app.router.add_post(path, self._webhook_handler())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = self.settings.webhook_host_port
@@ -202,11 +187,9 @@ class BotRuntime:
         finally:
             await runner.cleanup()
 
-    def _webhook_handler(
-        self, pipeline: UpdatePipeline
-    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _webhook_handler(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         expected = self.settings.webhook_secret.encode()
-        accept = self._acceptor(pipeline)
+        accept = self._acceptor()
 
         async def handle(request: web.Request) -> web.Response:
             given = request.headers.get(SECRET_HEADER, "").encode()
@@ -227,9 +210,9 @@ class BotRuntime:
 
         return handle
 
-    @staticmethod
-    def _acceptor(pipeline: UpdatePipeline) -> Accept:
+    def _acceptor(self) -> Accept:
         """Updates into the pipeline, enqueued synchronously (so a chat keeps its order)."""
+        pipeline = self.pipeline
 
         def accept(update: UpdateFields) -> asyncio.Future[None] | None:
             event = to_event(update)

@@ -12,6 +12,7 @@
   are still sent.
 
 Framework-free: the runtimes provide a ``ReplySender`` and turn their updates into ``Event``s.
+Built by bot/app.py (processor and the client's sender), fed and drained by bot/runtime.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 
 from bot.core.events import Event
 from bot.core.replies import Notice, Reply, Sendable
-from bot.telegram.errors import RetryAfter, Transient
+from bot.sending import RetryAfter, Transient
 
 log = logging.getLogger(__name__)
 
