@@ -117,16 +117,38 @@ async def render_card(ctx: Context, complaint: Complaint) -> list[Reply]:
         )
     lines.append(ctx.t("card.description", text=complaint.description))
 
-    media = tuple(
-        Media(AttachmentKind(a.kind), a.file_id, a.file_unique_id, a.caption, a.size)
-        for a in await complaint_attachments(session=session, complaint_id=complaint.id)
-    )
+    media = await _card_media(ctx, complaint)
     replies: list[Reply] = []
     if media:
         replies.append(Message(ctx.t("card.attachments", count=len(media)), media=media))
     replies.append(Message("\n".join(lines), buttons=action_buttons(ctx, complaint)))
     replies.append(Message(await render_history(ctx, complaint)))
     return replies
+
+
+async def _card_media(ctx: Context, complaint: Complaint) -> tuple[Media, ...]:
+    """The report's attachments, re-sent by file id.
+
+    A document keeps its original file name with its file id, and that name often names the
+    reporter (``Surat_Pengantar_<name>_NIK….pdf``). So whoever may not see an anonymous
+    reporter's identity gets each document under a neutral name in their language
+    (``lampiran-1.pdf``): the sender downloads it and uploads it again, extension kept.
+    """
+    assert complaint.id is not None
+    neutral = complaint.privacy == Privacy.ANONYMOUS and not shows_identity(ctx, complaint)
+    rows = await complaint_attachments(session=ctx.session, complaint_id=complaint.id)
+    documents = 0
+    media: list[Media] = []
+    for row in rows:
+        kind = AttachmentKind(row.kind)
+        name = None
+        if neutral and kind is AttachmentKind.DOCUMENT:
+            documents += 1
+            name = str(ctx.t("card.document_name", n=documents))
+        media.append(
+            Media(kind, row.file_id, row.file_unique_id, row.caption, row.size, file_name=name)
+        )
+    return tuple(media)
 
 
 def _deadline_lines(ctx: Context, complaint: Complaint) -> list[str]:

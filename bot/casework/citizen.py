@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.casework.cases import CaseRef, move, take
 from bot.casework.history import record
 from bot.casework.notices import Localized
 from bot.casework.work import CitizenActor, Denied, Work
-from bot.core.events import Attachment
-from bot.core.lifecycle import Action, Status, Verdict, running_deadline
+from bot.core.events import Attachment, AttachmentKind
+from bot.core.lifecycle import Action, Privacy, Status, Verdict, running_deadline
 from storage.complaints import last_event
 from storage.models import Complaint, Staff
 from storage.staff import get_staff, staff_of_agency, superadmins
@@ -28,9 +30,25 @@ async def answer(
         "staff.notify.answered" if text else "staff.notify.answered_media",
         text=text or "",
         count=len(media),
-        media=media,
+        media=_for_staff(work, complaint, media),
     )
     return complaint
+
+
+def _for_staff(
+    work: Work, complaint: Complaint, media: tuple[Attachment, ...]
+) -> tuple[Attachment, ...]:
+    """An anonymous reporter's documents go to staff under a neutral name (their file names
+    often carry the reporter's name or NIK); the extension is kept by the sender."""
+    if complaint.privacy != Privacy.ANONYMOUS:
+        return media
+    translator, locale = work.office.translator, work.office.translator.default
+    return tuple(
+        replace(item, file_name=translator(locale, "card.document_name", n=n))
+        if item.kind is AttachmentKind.DOCUMENT
+        else item
+        for n, item in enumerate(media, start=1)
+    )
 
 
 def move_back(work: Work, complaint: Complaint, previous: Status) -> Status:

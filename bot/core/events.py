@@ -45,7 +45,13 @@ class Sender:
 
 @dataclass(frozen=True)
 class Attachment:
-    """One media item a user sent."""
+    """One media item a user sent.
+
+    ``file_name`` is set only on the way out, never stored: the neutral base name (without an
+    extension) a document is re-sent under, e.g. an anonymous report's file shown to an
+    officer. Resending by file id keeps the original name, so the sender (bot/sending.py)
+    downloads the file and uploads the bytes as ``<file_name><original extension>``.
+    """
 
     kind: AttachmentKind
     file_id: str
@@ -53,6 +59,7 @@ class Attachment:
     caption: str | None = None
     size: int | None = None
     mime_type: str | None = None
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)

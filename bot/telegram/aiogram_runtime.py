@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -38,7 +39,7 @@ from aiogram.types import (
 )
 
 from bot.core.events import Attachment, AttachmentKind
-from bot.core.replies import Keyboard, ReplyKeys, Upload
+from bot.core.replies import Keyboard, ReplyKeys
 from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
 from bot.sending import (
     DeliveryError,
@@ -75,6 +76,10 @@ def build_bot(settings: Settings) -> Bot:
 
 class AiogramSender(TelegramSender[Markup]):
     """Replies as aiogram calls."""
+
+    def __init__(self, bot: Bot) -> None:
+        super().__init__(bot)
+        self.framework_bot = bot  # the full client, for downloads (the base knows BotApi)
 
     def _delivery_error(self, error: Exception) -> DeliveryError | None:
         if isinstance(error, TelegramRetryAfter):
@@ -116,11 +121,27 @@ class AiogramSender(TelegramSender[Markup]):
     def _remove_keys(self) -> ReplyKeyboardRemove:
         return ReplyKeyboardRemove()
 
-    def _album_item(self, item: Attachment) -> AlbumItem:
-        return _MEDIA_INPUT[item.kind](media=item.file_id, caption=item.caption)
+    def _album_item(self, item: Attachment, source: object) -> AlbumItem:
+        assert isinstance(source, str | BufferedInputFile)
+        return _MEDIA_INPUT[item.kind](media=source, caption=item.caption)
 
-    def _input_file(self, upload: Upload) -> BufferedInputFile:
-        return BufferedInputFile(upload.data, filename=upload.filename)
+    def _named_file(self, data: bytes, filename: str) -> BufferedInputFile:
+        return BufferedInputFile(data, filename=filename)
+
+    async def _download(self, file_id: str) -> tuple[bytes, str | None]:
+        file = await self.framework_bot.get_file(file_id)
+        if file.file_path is None:
+            raise Rejected("the file has no download path")
+        try:
+            stream = await self.framework_bot.download_file(file.file_path)
+        except aiohttp.ClientResponseError as error:  # the file route answers outside the API
+            if error.status >= 500:
+                raise Transient(f"file download: HTTP {error.status}") from error
+            raise Rejected(f"file download: HTTP {error.status}") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise Transient("file download failed") from error
+        assert stream is not None  # a BytesIO when no destination is given
+        return stream.read(), file.file_path
 
 
 class AiogramClient(TelegramClient):

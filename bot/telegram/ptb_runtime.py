@@ -39,7 +39,7 @@ from telegram.ext import (
 )
 
 from bot.core.events import Attachment, AttachmentKind
-from bot.core.replies import Keyboard, ReplyKeys, Upload
+from bot.core.replies import Keyboard, ReplyKeys
 from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
 from bot.sending import (
     DeliveryError,
@@ -93,6 +93,10 @@ def _retry_after_seconds(error: tg.RetryAfter) -> float:
 class PtbSender(TelegramSender[Markup]):
     """Replies as python-telegram-bot calls."""
 
+    def __init__(self, bot: ExtBot[None]) -> None:
+        super().__init__(bot)
+        self.framework_bot = bot  # the full client, for downloads (the base knows BotApi)
+
     def _delivery_error(self, error: Exception) -> DeliveryError | None:
         if isinstance(error, tg.RetryAfter):
             return RetryAfter(_retry_after_seconds(error))
@@ -128,11 +132,22 @@ class PtbSender(TelegramSender[Markup]):
     def _remove_keys(self) -> ReplyKeyboardRemove:
         return ReplyKeyboardRemove()
 
-    def _album_item(self, item: Attachment) -> AlbumItem:
-        return _MEDIA_INPUT[item.kind](media=item.file_id, caption=item.caption)
+    def _album_item(self, item: Attachment, source: object) -> AlbumItem:
+        assert isinstance(source, str | InputFile)
+        if isinstance(source, InputFile) and source.attach_name is None:
+            # Inside a media group an upload must be an attachment (attach://…); PTB takes a
+            # ready InputFile as it is, so it is made again as one.
+            source = InputFile(source.input_file_content, filename=source.filename, attach=True)
+        return _MEDIA_INPUT[item.kind](media=source, caption=item.caption)
 
-    def _input_file(self, upload: Upload) -> InputFile:
-        return InputFile(upload.data, filename=upload.filename)
+    def _named_file(self, data: bytes, filename: str) -> InputFile:
+        return InputFile(data, filename=filename)
+
+    async def _download(self, file_id: str) -> tuple[bytes, str | None]:
+        file = await self.framework_bot.get_file(file_id)
+        if file.file_path is None:
+            raise Rejected("the file has no download path")
+        return bytes(await file.download_as_bytearray()), file.file_path
 
 
 class PtbClient(TelegramClient):

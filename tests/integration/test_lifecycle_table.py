@@ -16,9 +16,18 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App
-from bot.casework import SYSTEM, Acting, CitizenActor, Denied, Office, StaffActor, Work
+from bot.casework import (
+    SYSTEM,
+    Acting,
+    CitizenActor,
+    Denied,
+    Office,
+    StaffActor,
+    Work,
+    handling,
+    system,
+)
 from bot.casework import citizen as by_citizen
-from bot.casework import handling, system
 from bot.core.lifecycle import Privacy, RejectReason, ReportKind, Role, Status, Verdict
 from storage.models import Agency, Citizen, Complaint, ComplaintEvent, Staff
 from storage.unit_of_work import UnitOfWork

@@ -15,6 +15,7 @@ from bot.app import App
 from bot.casework import CitizenActor, Office, StaffActor, Work, handling, intake
 from bot.casework import citizen as by_citizen
 from bot.core.callbacks import InboxView
+from bot.core.events import Attachment, AttachmentKind
 from bot.core.i18n import Translator
 from bot.core.lifecycle import (
     Channel,
@@ -228,3 +229,36 @@ async def test_an_answer_that_is_only_an_album_reaches_the_officer_as_the_album(
     assert [m["file_id"] for m in answered["media"]] == [a.file_id for a in album]
     assert answered["media"][0]["caption"] == "tiang <5 m"
     assert "tiang &lt;5 m" in answered["text"]  # the caption, escaped, as the answer's text
+
+
+async def test_an_anonymous_reporters_document_answer_reaches_staff_under_a_neutral_name(
+    app: App,
+) -> None:
+    reporter = User(app, REPORTER, "id")
+    await reporter.say("/start")
+    async with UnitOfWork(app.sessions) as uow:
+        session, now = uow.session, FakeClock().now
+        pupr = (await session.exec(select(Agency).where(Agency.code == "pupr"))).one()
+        officer = Staff(telegram_id=OFFICER_EN, role=Role.AGENCY_ADMIN, agency_id=pupr.id)
+        admin = (await session.exec(select(Staff).where(Staff.telegram_id == ADMIN_ID))).one()
+        session.add(officer)
+        row = (await session.exec(select(Citizen).where(Citizen.telegram_id == REPORTER))).one()
+        office = Office.of(app.settings, app.translator, app.calendar)
+        report = await intake.submit(
+            Work(office, CitizenActor(row), session, now),
+            NewComplaint(
+                kind="complaint", category_id=1, description="d" * 40, privacy="anonymous"
+            ),
+        )
+        assert report.id is not None
+        await handling.forward(Work(office, StaffActor(admin), session, now), report.id, pupr.id)
+        await handling.ask(Work(office, StaffActor(officer), session, now), report.id, "KTP?")
+        await uow.commit()
+    await reporter.press(f"c:ans:{report.id}")
+    document = Attachment(AttachmentKind.DOCUMENT, "doc-1", "u-doc-1", "KTP Siti", 2000)
+    await reporter.event(attachments=(document,))
+    async with UnitOfWork(app.sessions) as uow:
+        notices = (
+            await uow.session.exec(select(Notification).where(Notification.chat_id == OFFICER_EN))
+        ).all()
+    assert [m.get("file_name") for m in notices[-1].payload["media"]] == ["lampiran-1"]
