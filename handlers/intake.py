@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.casework import intake as casework
+from bot.casework.cases import find
 from bot.core.callbacks import IntakeChoice, MenuPress
 from bot.core.events import UNSUPPORTED_CONTENT, Attachment, AttachmentKind, Event
 from bot.core.lifecycle import Channel, Privacy, ReportKind, Role
@@ -35,10 +36,12 @@ from handlers.intake_questions import (
 from handlers.menus import cancel_confirmation, main_menu, stale_button
 from storage.complaints import NewComplaint, submitted_since
 from storage.conversations import FlowState
+from storage.models import Complaint
 from storage.reference import get_category
 
 __all__ = ["FLOW", "OFFLINE_STEPS", "STEPS", "ask", "in_intake", "render_summary", "steps"]
 
+RECEIPT_FLOW = "receipt"
 ADDRESS_MIN_CHARS = 5
 ADDRESS_MAX_CHARS = 500
 
@@ -87,6 +90,8 @@ async def _back(ctx: Context) -> list[Reply]:
 async def on_callback(event: Event, ctx: Context, press: IntakeChoice) -> list[Reply]:
     """A button of the filing flow was pressed."""
     step, value = press.step, press.value
+    if (step, value) == ("summary", "submit") and (again := await _receipt_again(ctx)):
+        return [*([ClearButtons(event.message_id)] if event.message_id else []), *again]
     if not in_intake(ctx):
         return stale_button(ctx)
     assert ctx.state is not None and event.message_id is not None
@@ -328,22 +333,20 @@ async def submit(ctx: Context) -> list[Reply]:
         complaint = await casework.register_offline(ctx.as_staff(), report)
     else:
         complaint = await casework.submit(ctx.as_citizen(), report)
+    # The receipt is remembered: if this reply is lost (a crash before it reached Telegram),
+    # pressing Submit again shows the same tracking code instead of "no longer applies".
+    ctx.state = FlowState(RECEIPT_FLOW, "summary", {"complaint_id": complaint.id})
+    return receipt(ctx, complaint)
+
+
+def receipt(ctx: Context, complaint: Complaint) -> list[Reply]:
+    """The answer to Submit: the tracking code and the verification deadline."""
     assert complaint.verify_due_at is not None
-    verify_due = complaint.verify_due_at
-    ctx.state = None
-    code = complaint.tracking_code
-    if offline:
+    verify_due, code = complaint.verify_due_at, complaint.tracking_code
+    if complaint.channel != Channel.TELEGRAM:
         link = f"https://t.me/{ctx.bot_username}?start=claim_{complaint.claim_token}"
-        return [
-            Message(
-                ctx.t(
-                    "intake.offline_submitted",
-                    code=code,
-                    link=link,
-                    deadline=ctx.local_time(verify_due),
-                )
-            )
-        ]
+        key = "intake.offline_submitted" if complaint.claim_token else "intake.offline_claimed"
+        return [Message(ctx.t(key, code=code, link=link, deadline=ctx.local_time(verify_due)))]
     text = ctx.t(
         "intake.submitted",
         code=code,
@@ -355,6 +358,19 @@ async def submit(ctx: Context) -> list[Reply]:
         *main_menu(ctx),
     )
     return [Message(text, buttons=buttons)]
+
+
+async def _receipt_again(ctx: Context) -> list[Reply] | None:
+    """Submit pressed again after the report was stored: the same receipt, nothing new."""
+    state = ctx.state
+    if state is None or state.flow != RECEIPT_FLOW:
+        return None
+    report_id = state.data.get("complaint_id")
+    work = ctx.as_staff() if ctx.staff is not None else ctx.as_citizen()
+    complaint = await find(work, report_id) if isinstance(report_id, int) else None
+    if complaint is None and ctx.staff is not None and isinstance(report_id, int):
+        complaint = await find(ctx.as_citizen(), report_id)
+    return receipt(ctx, complaint) if complaint is not None else None
 
 
 async def _rate_limited(ctx: Context) -> Message | None:

@@ -7,10 +7,14 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import select
 
 from bot.app import App
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice
 from bot.settings import Settings
+from storage.models import Complaint
+from storage.unit_of_work import UnitOfWork
 from tests.support.flow_driver import Citizen, FakeClock, button, buttons, photo, running_app
 
 DESCRIPTION = (
@@ -93,6 +97,24 @@ async def test_a_whole_report_gets_a_code_and_the_verification_deadline(siti: Ci
     assert "03-12-2026 23:59 WIB" in siti.text
     await siti.say("/new")
     assert step_of(siti) == "kind"  # the draft is gone, a new one starts
+
+
+async def test_submit_pressed_again_shows_the_same_receipt_and_files_nothing(
+    siti: Citizen, app: App
+) -> None:
+    """A receipt lost on the way (a crash after the commit) is had again by pressing Submit."""
+    await fill_until(siti, "summary")
+    await siti.press("i:summary:submit")
+    first = siti.text
+    assert "TPI-2026-000001" in first
+    await siti.press("i:summary:submit")
+    assert siti.texts == [first]
+    async with UnitOfWork(app.sessions) as uow:
+        count = (await uow.session.exec(select(func.count()).select_from(Complaint))).one()
+    assert count == 1
+    await siti.say("/new")  # anything else ends the receipt
+    await siti.press("i:summary:submit")
+    assert "TPI-2026-000001" not in siti.text
 
 
 async def test_alias_lapor_starts_the_same_flow(siti: Citizen) -> None:
