@@ -8,7 +8,9 @@ records each outcome in its own short transaction; no transaction is held across
   ``retry_after`` has passed; the row and every row of the batch not yet sent go back to the
   queue without counting an attempt.
 - 5xx, timeouts (``Transient``): exponential backoff, dead after ``max_attempts``.
-- 400 (``Rejected``): dead at once; retrying the same request cannot help.
+- 400 (``Rejected``): dead at once; retrying the same request cannot help. A notice refused
+  for its HTML ("can't parse entities") never gets here: the sender (bot/sending.py, shared
+  with the acting user's replies) sends it again once as plain text, and logs that it did.
 - 403 (``Unreachable``): the row, the chat's other pending rows and the citizen become
   unreachable.
 

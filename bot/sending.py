@@ -15,6 +15,7 @@ the runtime that runs it. This module imports only ``bot.core``, so ``bot/outbox
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mimetypes
 import posixpath
@@ -34,6 +35,7 @@ from bot.core.replies import (
     Sendable,
     Upload,
 )
+from bot.core.text import escape_caption, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,11 @@ class Transient(DeliveryError):
 
 class Rejected(DeliveryError):
     """Telegram refused this request as malformed (HTTP 400): retrying the same cannot help."""
+
+
+def refused_for_formatting(error: Rejected) -> bool:
+    """Whether Telegram refused the text's HTML ("can't parse entities: …")."""
+    return "can't parse entities" in str(error).lower()
 
 
 # ---- which calls a reply takes ----------------------------------------------------------------
@@ -130,7 +137,7 @@ class BotApi(Protocol):
 
     async def get_me(self) -> BotUser: ...
     async def send_message(
-        self, chat_id: int, text: str, *, reply_markup: Any = None
+        self, chat_id: int, text: str, *, reply_markup: Any = None, parse_mode: Any = None
     ) -> SentMessage: ...
     async def send_media_group(self, chat_id: int, media: Any) -> Sequence[SentMessage]: ...
     async def send_photo(self, chat_id: int, photo: Any, *, caption: Any = None) -> SentMessage: ...
@@ -140,7 +147,13 @@ class BotApi(Protocol):
     ) -> SentMessage: ...
     async def send_voice(self, chat_id: int, voice: Any, *, caption: Any = None) -> SentMessage: ...
     async def edit_message_text(
-        self, text: str, *, chat_id: int, message_id: int, reply_markup: Any = None
+        self,
+        text: str,
+        *,
+        chat_id: int,
+        message_id: int,
+        reply_markup: Any = None,
+        parse_mode: Any = None,
     ) -> object: ...
     async def edit_message_reply_markup(
         self, *, chat_id: int, message_id: int, reply_markup: Any = None
@@ -159,6 +172,9 @@ class TelegramSender(ABC, Generic[Markup]):
     """Sends replies through one framework's bot; 429 becomes RetryAfter for the caller.
 
     Implements both the pipeline's ``ReplySender`` and the outbox's ``NotificationSender``.
+    Users' captions are escaped here, the one place media go out (issue 11), and a text
+    Telegram refuses for its HTML is sent again once as plain text, so neither the acting
+    user's reply nor an outbox notice is lost to a formatting mistake.
     """
 
     def __init__(self, bot: BotApi) -> None:
@@ -188,13 +204,19 @@ class TelegramSender(ABC, Generic[Markup]):
             await self._call(clear, not_modified_ok=True)
             return None
         if isinstance(reply, EditMessage):
-            edit = self.bot.edit_message_text(
-                reply.text,
-                chat_id=chat_id,
-                message_id=reply.message_id,
-                reply_markup=self._inline(reply.buttons),
-            )
-            await self._call(edit, not_modified_ok=True)
+            markup = self._inline(reply.buttons)
+
+            def edit(text: str, plain: bool) -> Awaitable[object]:
+                options = {"parse_mode": None} if plain else {}
+                return self.bot.edit_message_text(
+                    text,
+                    chat_id=chat_id,
+                    message_id=reply.message_id,
+                    reply_markup=markup,
+                    **options,
+                )
+
+            await self._with_plain_fallback(reply.text, edit, not_modified_ok=True)
             return None
         return await self._send_message(chat_id, reply)
 
@@ -207,8 +229,32 @@ class TelegramSender(ABC, Generic[Markup]):
             markup = self._keys(reply.reply_keys)
         else:
             markup = self._inline(reply.buttons)
-        sent = await self._call(self.bot.send_message(chat_id, reply.text, reply_markup=markup))
+
+        def send(text: str, plain: bool) -> Awaitable[SentMessage]:
+            options = {"parse_mode": None} if plain else {}
+            return self.bot.send_message(chat_id, text, reply_markup=markup, **options)
+
+        sent = await self._with_plain_fallback(reply.text, send)
         return sent.message_id if sent else None
+
+    async def _with_plain_fallback(
+        self,
+        text: str,
+        request: Callable[[str, bool], Awaitable[T]],
+        *,
+        not_modified_ok: bool = False,
+    ) -> T | None:
+        """Make the request with ``text`` as HTML; if Telegram refuses the HTML, once more
+        with the plain text and ``parse_mode`` off (the request had no effect, so nothing is
+        sent twice). ``request(text, plain)`` builds the call; ``plain`` omits parse_mode."""
+        try:
+            return await self._call(request(text, False), not_modified_ok=not_modified_ok)
+        except Rejected as error:
+            if not refused_for_formatting(error):
+                raise
+        # No personal data: the refusal's wording quotes the text, so it is not logged.
+        log.warning("Telegram refused a message's formatting; it was sent as plain text")
+        return await self._call(request(plain_text(text), True), not_modified_ok=not_modified_ok)
 
     async def _send_media(self, chat_id: int, media: tuple[Attachment, ...]) -> None:
         senders: dict[AttachmentKind, Callable[..., Awaitable[SentMessage]]] = {
@@ -218,6 +264,8 @@ class TelegramSender(ABC, Generic[Markup]):
             AttachmentKind.VOICE: self.bot.send_voice,
         }
         for batch in media_batches(media):
+            # A caption is always the user's text: escaped, never read as HTML (issue 11).
+            batch = tuple(dataclasses.replace(m, caption=escape_caption(m.caption)) for m in batch)
             sources = [(m, await self._source(m)) for m in batch]
             items = [(m, source) for m, source in sources if source is not None]
             if len(items) > 1:

@@ -3,15 +3,22 @@
 Both frameworks mirror the Bot API one to one (``message.from_user``, ``message.photo``,
 ``callback_query.message.chat`` …), so one conversion serves both; the protocols below name
 exactly the fields it reads, and mypy checks each framework's ``Update`` against them.
+
+This is the boundary where user input enters: every text field of the ``Event`` (text,
+captions, names, username, callback data …) goes through ``bot.core.text.clean`` (no NUL,
+which PostgreSQL refuses, and no other control or non-characters), and a location off the
+map is not passed on as one. An ``edited_message`` becomes an Event marked ``edited``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from bot.core.events import (
+    INVALID_LOCATION,
     UNSUPPORTED_CONTENT,
     Attachment,
     AttachmentKind,
@@ -19,6 +26,7 @@ from bot.core.events import (
     Location,
     Sender,
 )
+from bot.core.text import clean, clean_optional
 
 # What Aduan asks Telegram for; anything else that still arrives is ignored by ``to_event``.
 ALLOWED_UPDATES = ["message", "callback_query", "edited_message", "my_chat_member"]
@@ -120,12 +128,14 @@ class CallbackQueryFields(Protocol):
 
 
 class UpdateFields(Protocol):
-    """A Bot API ``Update``: the two kinds Aduan handles."""
+    """A Bot API ``Update``: the kinds Aduan handles."""
 
     @property
     def update_id(self) -> int: ...
     @property
     def message(self) -> MessageFields | None: ...
+    @property
+    def edited_message(self) -> MessageFields | None: ...
     @property
     def callback_query(self) -> CallbackQueryFields | None: ...
 
@@ -133,22 +143,28 @@ class UpdateFields(Protocol):
 def _sender(user: UserFields) -> Sender:
     return Sender(
         user_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
+        first_name=clean(user.first_name or ""),
+        last_name=clean_optional(user.last_name),
+        username=clean_optional(user.username),
+        language_code=clean_optional(user.language_code),
+    )
+
+
+def _file(kind: AttachmentKind, media: FileFields, caption: str | None) -> Attachment:
+    return Attachment(
+        kind,
+        clean(media.file_id),
+        clean(media.file_unique_id),
+        caption,
+        media.file_size,
+        clean_optional(getattr(media, "mime_type", None)),
     )
 
 
 def _attachments(message: MessageFields) -> tuple[Attachment, ...]:
-    caption = message.caption
+    caption = clean_optional(message.caption)
     if message.photo:
-        best = message.photo[-1]
-        return (
-            Attachment(
-                AttachmentKind.PHOTO, best.file_id, best.file_unique_id, caption, best.file_size
-            ),
-        )
+        return (_file(AttachmentKind.PHOTO, message.photo[-1], caption),)
     for kind, media in (
         (AttachmentKind.VIDEO, message.video),
         (AttachmentKind.VOICE, message.voice),
@@ -156,17 +172,14 @@ def _attachments(message: MessageFields) -> tuple[Attachment, ...]:
         (AttachmentKind.DOCUMENT, None if message.animation else message.document),
     ):
         if media is not None:
-            return (
-                Attachment(
-                    kind,
-                    media.file_id,
-                    media.file_unique_id,
-                    caption,
-                    media.file_size,
-                    getattr(media, "mime_type", None),
-                ),
-            )
+            return (_file(kind, media, caption),)
     return ()
+
+
+def _on_the_map(location: LocationFields) -> bool:
+    """Whether a shared point is a place on Earth (latitude ±90°, longitude ±180°)."""
+    lat, lon = location.latitude, location.longitude
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def to_event(update: UpdateFields) -> Event | None:
@@ -178,29 +191,35 @@ def to_event(update: UpdateFields) -> Event | None:
         return Event(
             update_id=update.update_id,
             chat_id=query.message.chat.id,
-            chat_type=str(query.message.chat.type),
+            chat_type=clean(str(query.message.chat.type)),
             user=_sender(query.from_user),
-            callback_id=query.id,
-            callback_data=query.data or "",
+            callback_id=clean(query.id),
+            callback_data=clean(query.data or ""),
             message_id=query.message.message_id,
         )
-    message = update.message
+    edited = update.message is None and update.edited_message is not None
+    message = update.edited_message if edited else update.message
     if message is None or message.from_user is None:
         return None
     unsupported = next((name for name in UNSUPPORTED_CONTENT if getattr(message, name, None)), None)
     attachments = () if unsupported else _attachments(message)
     location = message.location if not unsupported else None
-    if not (message.text or attachments or location or unsupported):
+    if location is not None and not _on_the_map(location):
+        location, unsupported = None, INVALID_LOCATION
+    text = clean_optional(message.text)
+    if not (text or attachments or location or unsupported):
         unsupported = "other"
     return Event(
         update_id=update.update_id,
         chat_id=message.chat.id,
-        chat_type=str(message.chat.type),
+        chat_type=clean(str(message.chat.type)),
         user=_sender(message.from_user),
-        text=message.text,
+        text=text,
         attachments=attachments,
         location=Location(location.latitude, location.longitude) if location else None,
-        media_group_id=message.media_group_id,
+        # An edit is answered on its own, never gathered into an album.
+        media_group_id=None if edited else clean_optional(message.media_group_id),
         unsupported=unsupported,
         date=message.date,
+        edited=edited,
     )

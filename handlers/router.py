@@ -22,7 +22,7 @@ from bot.core.callbacks import (
     VerdictPress,
     parse,
 )
-from bot.core.events import Event
+from bot.core.events import INVALID_LOCATION, Event
 from bot.core.replies import Message, Reply
 from handlers import answers, citizen, intake, staff, staff_actions, stats, verdict
 from handlers.context import Context
@@ -79,12 +79,39 @@ BUTTONS: dict[type[Callback], Callable[[Event, Context, Any], Awaitable[list[Rep
 async def route(event: Event, ctx: Context) -> list[Reply]:
     """Run the handler that fits the event and return what to say."""
     if event.chat_type != "private":
-        return [Message(ctx.t("common.private_only"))] if event.command else []
+        return [Message(ctx.t("common.private_only"))] if event.command and not event.edited else []
     replies: list[Reply] = []
     staff.sync_staff_name(ctx, event.user)
     if ctx.draft_expired:
         replies.append(Message(ctx.t("intake.expired", hours=f"{ctx.settings.draft_ttl_hours:g}")))
+    refused = _refused_input(event)
+    if refused is not None:
+        return [*replies, *await _refuse(ctx, refused)]
     return [*replies, *await _dispatch(event, ctx)]
+
+
+def _refused_input(event: Event) -> str | None:
+    """The catalog key telling why this input is not taken, before any flow sees it.
+
+    An edit of an earlier message (Telegram's ``edited_message``) is not taken: which answer it
+    changed may no longer be the question asked, and a report already submitted cannot be
+    changed by editing the chat. The user is told to send the corrected text as a new message.
+    A location off the map (bot/updates.py drops its coordinates) is refused as unusable.
+    """
+    if event.edited:
+        return "input.edited"
+    if event.unsupported == INVALID_LOCATION:
+        return "input.invalid_location"
+    return None
+
+
+async def _refuse(ctx: Context, key: str) -> list[Reply]:
+    """Say why the input is not taken; while filing, ask the current question again.
+
+    Nothing else changes: the draft and any other flow's state stay as they were.
+    """
+    note = Message(ctx.t(key))
+    return [note, *await intake.ask(ctx)] if intake.in_intake(ctx) else [note]
 
 
 async def _dispatch(event: Event, ctx: Context) -> list[Reply]:

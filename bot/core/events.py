@@ -30,6 +30,10 @@ UNSUPPORTED_CONTENT = (
     "venue",
     "story",
 )
+# A shared location whose coordinates are off the map (outside ±90° / ±180°, or not numbers):
+# ``to_event`` drops the point and names it here, so it is refused with a clear message and
+# never stored (handlers/router.py).
+INVALID_LOCATION = "invalid_location"
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ class Event:
     """One incoming update, already stripped of the framework.
 
     ``unsupported`` names content Aduan does not accept (sticker, poll, contact …); an album
-    arrives as one event whose ``attachments`` hold every item, captions kept.
+    arrives as one event whose ``attachments`` hold every item, captions kept. ``edited``
+    marks a user's edit of a message sent earlier (Telegram's ``edited_message``): edits are
+    not taken as input, the router says so (handlers/router.py).
     """
 
     update_id: int
@@ -92,6 +98,7 @@ class Event:
     unsupported: str | None = None
     update_ids: tuple[int, ...] = field(default=())
     date: datetime | None = None
+    edited: bool = False
 
     @property
     def is_callback(self) -> bool:

@@ -63,7 +63,7 @@ async def test_messages_media_keyboards_uploads_edits_and_answers(
     sent = emulator.messages(SITI)
     assert [m["media_type"] for m in sent] == ["photo", "photo", "document", "voice", "text"]
     assert sent[0]["media_group_id"] == sent[1]["media_group_id"] is not None
-    assert sent[0]["caption"] == "Lubang besar"  # HTML by default, captions too
+    assert sent[0]["caption"] == "Lubang <b>besar</b>"  # a caption is user text: escaped
     summary = sent[-1]
     assert (summary["message_id"], summary["text"]) == (summary_id, "Ringkasan")
     assert [b.get("callback_data") or b.get("url") for b in inline_buttons(summary)] == [
@@ -120,8 +120,10 @@ async def test_failures_become_the_projects_delivery_errors(
         await sender.send(SITI, Message("dua"))
     with pytest.raises(Rejected, match=r"(?i)message to edit not found"):
         await sender.send(SITI, EditMessage(999, "tidak ada"))
-    with pytest.raises(Rejected, match=r"(?i)can't parse entities"):
-        await sender.send(SITI, Message("<b>tidak ditutup"))
+    # (a refusal of the HTML itself is sent again as plain text: tests/e2e/test_user_text.py)
+    emulator.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    with pytest.raises(Rejected, match=r"(?i)chat not found"):
+        await sender.send(SITI, Message("empat"))
     emulator.block(SITI)
     with pytest.raises(Unreachable):
         await sender.send(SITI, Message("tiga"))
