@@ -32,9 +32,13 @@ Decisions:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -51,7 +55,15 @@ from bot.processing import Clock, UpdateProcessor, system_clock
 from bot.reports.runner import ReportRunner
 from bot.runtime import BotRuntime, TelegramClient
 from bot.settings import RuntimeName, Settings
-from storage.database import SessionFactory, create_engine, migrate, session_factory
+from storage.database import (
+    SessionFactory,
+    create_engine,
+    describe_connection_error,
+    is_connection_error,
+    migrate,
+    ping,
+    session_factory,
+)
 from storage.reference import ReferenceCounts, load_reference_data
 from storage.staff import bootstrap_superadmins
 from storage.unit_of_work import UnitOfWork
@@ -117,8 +129,63 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+log = logging.getLogger(__name__)
+
+# The start-up wait for the database: first retry after this long, doubling up to the cap.
+DATABASE_RETRY_FIRST_SECONDS = 1.0
+DATABASE_RETRY_CAP_SECONDS = 30.0
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer within ``DATABASE_WAIT_SECONDS``."""
+
+
+async def wait_for_database(
+    engine: AsyncEngine,
+    *,
+    wait_seconds: float,
+    first_retry: float = DATABASE_RETRY_FIRST_SECONDS,
+    retry_cap: float = DATABASE_RETRY_CAP_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Wait until the database answers: one log line per failed attempt, no traceback.
+
+    Retries after 1 s, 2 s, 4 s … up to ``retry_cap``; ``wait_seconds`` 0 waits forever,
+    otherwise ``DatabaseUnavailable`` is raised once that long has passed. An error that is
+    not about reaching the database (a wrong password, a missing database) is raised at once.
+    SQLite has no server to wait for: a file that cannot be opened fails at once too.
+    """
+    if engine.dialect.name == "sqlite":
+        return
+    started = time.monotonic()
+    delay, failed = first_retry, False
+    target = engine.url.render_as_string(hide_password=True)
+    while True:
+        try:
+            await ping(engine)
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+            reason = describe_connection_error(error)
+            waited = time.monotonic() - started
+            if wait_seconds and waited + delay > wait_seconds:
+                raise DatabaseUnavailable(
+                    f"the database at {target} did not answer within {wait_seconds:g} s "
+                    f"({reason}); is it running, and is DATABASE_URL right?"
+                ) from None
+            log.warning("database at %s unavailable (%s); retrying in %g s", target, reason, delay)
+            await sleep(delay)
+            delay, failed = min(delay * 2, retry_cap), True
+            continue
+        if failed:
+            log.info("database at %s is up", target)
+        return
+
+
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> ReferenceCounts:
-    """Apply migrations and (re)load the city's reference data."""
+    """Wait for the database (``DATABASE_WAIT_SECONDS``), apply migrations, (re)load the
+    city's reference data."""
+    await wait_for_database(engine, wait_seconds=settings.database_wait_seconds)
     await migrate(engine)
     async with UnitOfWork(session_factory(engine)) as uow:
         counts = await load_reference_data(session=uow.session, path=settings.reference_data)

@@ -1,4 +1,5 @@
-"""The ``aduan`` command: ``run`` (the bot), ``migrate`` (the database), ``sandbox`` (training)."""
+"""The ``aduan`` command: ``run`` (the bot), ``migrate`` (the database), ``sandbox`` (training),
+``doctor`` (check a setup and say how to fix it), ``backup [PATH]`` (an online backup)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from bot.app import connect_app, prepare_database
+from bot.app import DatabaseUnavailable, connect_app, prepare_database
+from bot.backup import run_backup
+from bot.doctor import run_doctor
+from bot.logs import configure_logging
 from bot.sandbox.training import DEFAULT_PORT, SandboxOptions, serve
-from bot.settings import Settings
+from bot.settings import BotMode, Settings
 from storage.database import create_engine
 
 NO_TOKEN = """\
@@ -27,6 +34,11 @@ How to get one (two minutes):
      (or export it in the environment), then run the bot again.
 
 All other settings are optional; see .env.example."""
+
+POLLING_IS_ONE_PROCESS = (
+    "Polling: run exactly one process with this token (Telegram answers a second poller with "
+    "409 Conflict); to run several processes use BOT_MODE=webhook."
+)
 
 SANDBOX_INSTEAD = """
 Meanwhile, try Aduan in the training sandbox: the real bot on a simulated Telegram, in your
@@ -52,7 +64,8 @@ async def _run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runtime.stop)
-        logging.getLogger("aduan").info(
+        log = logging.getLogger("aduan")
+        log.info(
             "Aduan is running (%s, %s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
             settings.runtime.value,
             settings.bot_mode.value,
@@ -60,6 +73,8 @@ async def _run(settings: Settings) -> None:
             app.reference.agencies,
             app.reference.categories,
         )
+        if settings.bot_mode is BotMode.POLLING:
+            log.info(POLLING_IS_ONE_PROCESS)
         await runtime.run()
     finally:
         await bot.close()
@@ -73,7 +88,7 @@ def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
         language=getattr(args, "language", "id"),
     )
     # The page is the sandbox's interface: keep the terminal to warnings and the URL.
-    for noisy in ("alembic", "apscheduler", "aiogram", "telegram", "httpx"):
+    for noisy in ("alembic", "apscheduler", "aiogram", "telegram", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def main() -> None:
@@ -100,6 +115,16 @@ async def _migrate(settings: Settings) -> None:
     print(f"Database is up to date; {counts.agencies} agencies, {counts.categories} categories.")
 
 
+def _until_done(work: Coroutine[Any, Any, None]) -> int:
+    """Run ``work``; a database that never came up ends it with one clear line (exit 1)."""
+    try:
+        asyncio.run(work)
+    except DatabaseUnavailable as error:
+        logging.getLogger("aduan").error("Aduan cannot start: %s", error)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="aduan", description=__doc__)
@@ -114,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         "--sandbox-port", dest="port", type=int, default=DEFAULT_PORT, help="the sandbox's port"
     )
     commands.add_parser("migrate", help="apply database migrations and load reference data")
+    commands.add_parser(
+        "doctor", help="check settings, database, token, webhook, reference data and holidays"
+    )
+    backup = commands.add_parser(
+        "backup", help="back up the database (SQLite: online copy; PostgreSQL: pg_dump)"
+    )
+    backup.add_argument(
+        "path", nargs="?", type=Path, default=None, help="folder for it (default ./data/backups)"
+    )
     sandbox = commands.add_parser(
         "sandbox", help="the training sandbox: the bot on a simulated Telegram, in a web page"
     )
@@ -125,15 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         "--language", choices=("id", "en"), default="id", help="the simulated users' language"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # APScheduler logs every run of every job at INFO: the outbox alone runs every 2 s.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    if args.command == "doctor":
+        # Before _settings(): the doctor reports each invalid setting as a line of its own.
+        return asyncio.run(run_doctor())
     settings = _settings()
+    configure_logging(token=settings.telegram_bot_token)
+    if args.command == "backup":
+        return asyncio.run(run_backup(settings, args.path))
     if args.command == "migrate":
-        asyncio.run(_migrate(settings))
-        return 0
+        return _until_done(_migrate(settings))
     if args.command == "sandbox":
         return _sandbox(settings, args)
     if not settings.telegram_bot_token:
@@ -142,5 +176,4 @@ def main(argv: list[str] | None = None) -> int:
             print(SANDBOX_INSTEAD, file=sys.stderr)
             return _sandbox(settings, args)
         return 2
-    asyncio.run(_run(settings))
-    return 0
+    return _until_done(_run(settings))

@@ -22,7 +22,7 @@ from bot.casework.notices import Localized, Notifier
 from bot.casework.system import auto_close
 from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
-from bot.core.lifecycle import OPEN, Role, Status, running_deadline
+from bot.core.lifecycle import NOT_TERMINAL, OPEN, Role, Status, running_deadline
 from bot.core.quiet_hours import QuietHours
 from bot.core.replies import Message
 from bot.settings import Settings
@@ -31,9 +31,10 @@ from storage.complaints import active_deadline
 from storage.database import SessionFactory
 from storage.locks import try_singleton
 from storage.models import Agency, Complaint, ComplaintEvent, Conversation, Notification, Staff
-from storage.outbox import Audience, enqueue
+from storage.outbox import Audience, enqueue, prune_finished
 from storage.staff import locale_of, staff_of_agency, superadmins
 from storage.unit_of_work import UnitOfWork
+from storage.updates import prune_processed
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,32 @@ class Duties:
             return len(staff_rows)
 
         return await self._run("digest", work)
+
+    # --- retention ----------------------------------------------------------------------
+
+    async def prune(self, now: datetime) -> int:
+        """Delete handled update ids and finished notifications past their retention.
+
+        ``PROCESSED_UPDATE_RETENTION_DAYS`` (Telegram redelivers an update for at most a day)
+        and ``NOTIFICATION_RETENTION_DAYS`` (sent, dead or unreachable; never those of a
+        report still open, whose dedupe keys keep a duty from repeating a notice).
+        """
+
+        async def work(session: AsyncSession) -> int:
+            updates = await prune_processed(
+                session=session,
+                before=now - timedelta(days=self.settings.processed_update_retention_days),
+            )
+            notices = await prune_finished(
+                session=session,
+                before=now - timedelta(days=self.settings.notification_retention_days),
+                open_statuses=[s.value for s in NOT_TERMINAL],
+            )
+            if updates or notices:
+                log.info("pruned %s handled update ids and %s old notifications", updates, notices)
+            return updates + notices
+
+        return await self._run("prune", work)
 
 
 def _aware(moment: datetime) -> datetime:

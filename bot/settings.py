@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -76,6 +78,13 @@ class Settings(BaseSettings):
     # Statistics, exports and the monthly report run in the background (bot/reports/runner.py):
     # how often it looks for queued /stats and /export requests.
     reports_interval_seconds: float = Field(default=3, ge=0.5, le=300)
+    # Start-up: how long `aduan run` / `aduan migrate` wait for an unreachable database
+    # (retrying with a growing pause up to 30 s) before giving up; 0 waits forever.
+    database_wait_seconds: float = Field(default=300, ge=0)
+    # Retention (the hourly prune duty): handled update ids are kept this many days (Telegram
+    # redelivers an update for at most 24 h), delivered or dead notifications this many days.
+    processed_update_retention_days: float = Field(default=7, ge=2)
+    notification_retention_days: float = Field(default=30, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -141,10 +150,9 @@ class Settings(BaseSettings):
         if self.description_min_chars > self.description_max_chars:
             raise ValueError("DESCRIPTION_MIN_CHARS must not exceed DESCRIPTION_MAX_CHARS")
         if self.bot_mode is BotMode.WEBHOOK:
-            if not self.webhook_url.startswith("https://") and not self.webhook_url.startswith(
-                "http://127.0.0.1"
-            ):
-                raise ValueError("BOT_MODE=webhook needs WEBHOOK_URL (https://…)")
+            problem = webhook_url_problem(self.webhook_url)
+            if problem:
+                raise ValueError(f"BOT_MODE=webhook needs WEBHOOK_URL: {problem}")
             if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", self.webhook_secret):
                 raise ValueError(
                     "BOT_MODE=webhook needs WEBHOOK_SECRET: 16-256 characters of A-Z a-z 0-9 _ -"
@@ -156,3 +164,33 @@ class Settings(BaseSettings):
         """WEBHOOK_LISTEN split into host and port."""
         host, _, port = self.webhook_listen.rpartition(":")
         return host or "127.0.0.1", int(port)
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a literal loopback address (127.0.0.0/8, ::1); never a DNS name that
+    merely starts with 127.0.0.1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """What is wrong with a webhook URL, or None: https with a host, or http to loopback only."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        _ = parts.port  # a malformed port raises here
+    except ValueError:
+        return "not a valid URL"
+    if not host:
+        return "a full https:// URL with a host is required"
+    if parts.username is not None or parts.password is not None:
+        return "the URL must not contain a user or password"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and is_loopback_host(host):
+        return None  # a local reverse proxy or the emulator
+    return "it must start with https:// (plain http only to 127.0.0.1, ::1 or localhost)"

@@ -1,12 +1,22 @@
-"""The async engine, sessions, and schema migrations (Alembic) applied from code."""
+"""The async engine, sessions, and schema migrations (Alembic) applied from code.
+
+Engines are created with ``hide_parameters=True``: SQLAlchemy then never puts a statement's
+bound parameters (descriptions, names, phone numbers) into an exception's message, so a
+database error can be logged without personal data (ARCHITECTURE rule 11).
+``is_connection_error`` tells "the database is unreachable" apart from a real error, for the
+start-up wait (bot/app.py) and the scheduler's outage handling (bot/jobs.py).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,11 +32,74 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
-    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_async_engine(
+        url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True
+    )
+
+
+# asyncpg's errors that mean the server or the connection went away (not a failed statement).
+_ASYNCPG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError ("connection is closed")
+    asyncpg.CannotConnectNowError,  # starting up / shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) means the database cannot be reached right now.
+
+    True for SQLAlchemy's ``OperationalError`` / ``InterfaceError`` / ``DisconnectionError``, any
+    ``DBAPIError`` that invalidated its connection, ``OSError`` (refused, reset, timeouts) and
+    asyncpg's / sqlite3's connection-level errors; False for a failed statement (an integrity
+    error, a bad query), which is a bug to report with its traceback.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(
+            current,
+            OSError
+            | sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | sa_exc.DisconnectionError
+            | sqlite3.OperationalError
+            | sqlite3.InterfaceError,
+        ):
+            return True
+        if isinstance(current, _ASYNCPG_CONNECTION_ERRORS):
+            return True
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            orig = current.orig
+            pending.append(orig if isinstance(orig, BaseException) else None)
+        pending.extend((current.__cause__, current.__context__))
+    return False
+
+
+def describe_connection_error(error: BaseException) -> str:
+    """A one-line description of a connection error, without statement or parameters."""
+    inner: BaseException = error
+    while isinstance(inner, sa_exc.DBAPIError) and isinstance(inner.orig, BaseException):
+        inner = inner.orig
+    text = str(inner).splitlines()[0] if str(inner) else ""
+    return f"{type(inner).__name__}: {text}"[:300] if text else type(inner).__name__
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Open a connection and run ``SELECT 1``; raises when the database cannot be reached."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.replies import Message
-from storage.models import Citizen, Notification
+from storage.models import Citizen, Complaint, Notification
 
 
 class Audience(StrEnum):
@@ -266,3 +267,51 @@ async def count_by_status(*, session: AsyncSession) -> dict[str, int]:
         select(col(Notification.status), func.count()).group_by(col(Notification.status))
     )
     return {status: count for status, count in found.all()}
+
+
+async def release_claims(*, session: AsyncSession, worker_id: str) -> int:
+    """Put every row this worker still holds (``sending``) back in the queue, at once.
+
+    For a graceful stop: rows claimed but not delivered are due again for another process (or
+    the next start) instead of waiting for their lease to run out. Returns how many.
+    """
+    result = await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.claimed_by) == worker_id,
+            col(Notification.status) == NotificationStatus.SENDING.value,
+        )
+        .values(status=NotificationStatus.PENDING.value, claimed_by=None, claimed_until=None)
+    )
+    return int(result.rowcount or 0)
+
+
+# Finished rows: delivered, given up on, or for a chat that blocked the bot.
+FINISHED = (
+    NotificationStatus.SENT.value,
+    NotificationStatus.DEAD.value,
+    NotificationStatus.UNREACHABLE.value,
+)
+
+
+async def prune_finished(
+    *, session: AsyncSession, before: datetime, open_statuses: Iterable[str]
+) -> int:
+    """Delete finished notifications created before ``before``; returns how many.
+
+    Rows about a report that is still open (``open_statuses``) are kept whatever their age:
+    their dedupe keys (an overdue escalation per deadline) stop a duty from sending the same
+    notice again while the report stays in that stage.
+    """
+    still_open = select(col(Complaint.id)).where(col(Complaint.status).in_(list(open_statuses)))
+    result = await session.exec(
+        delete(Notification).where(
+            col(Notification.status).in_(FINISHED),
+            col(Notification.created_at) < before,
+            or_(
+                col(Notification.complaint_id).is_(None),
+                col(Notification.complaint_id).not_in(still_open),
+            ),
+        )
+    )
+    return int(result.rowcount or 0)

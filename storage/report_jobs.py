@@ -105,3 +105,38 @@ async def evaluators(*, session: AsyncSession) -> list[Staff]:
         .order_by(col(Staff.id))
     )
     return list((await session.exec(query)).all())
+
+
+async def release_job(*, session: AsyncSession, job_id: int, worker_id: str) -> bool:
+    """Give back a job this worker holds but did not finish (a graceful stop): pending again,
+    claim cleared and the attempt not counted, so the next runner takes it at once."""
+    result = await session.exec(
+        update(ReportJob)
+        .where(
+            col(ReportJob.id) == job_id,
+            col(ReportJob.claimed_by) == worker_id,
+            col(ReportJob.status) == "running",
+        )
+        .values(
+            status="pending",
+            claimed_by=None,
+            claimed_until=None,
+            attempts=col(ReportJob.attempts) - 1,  # claiming counted it
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def release_claims(*, session: AsyncSession, worker_id: str) -> int:
+    """Give back every job this worker still holds as ``running``; returns how many."""
+    result = await session.exec(
+        update(ReportJob)
+        .where(col(ReportJob.claimed_by) == worker_id, col(ReportJob.status) == "running")
+        .values(
+            status="pending",
+            claimed_by=None,
+            claimed_until=None,
+            attempts=col(ReportJob.attempts) - 1,
+        )
+    )
+    return int(result.rowcount or 0)

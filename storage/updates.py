@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,3 +27,11 @@ async def mark_processed(
     """Record the updates as handled, in the same transaction as their effects."""
     session.add_all(ProcessedUpdate(update_id=i, processed_at=now) for i in update_ids)
     await session.flush()
+
+
+async def prune_processed(*, session: AsyncSession, before: datetime) -> int:
+    """Forget updates handled before ``before`` (Telegram redelivers for at most 24 h)."""
+    result = await session.exec(
+        delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
+    )
+    return int(result.rowcount or 0)

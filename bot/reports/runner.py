@@ -8,15 +8,24 @@ cursor, does the CPU work (figures, rows, charts, files) in a worker thread so t
 keeps serving other chats, and talks to the requester directly through the Telegram client's
 sender: a progress message edited every few seconds, then the file. Role and agency are read
 again when the job runs.
+
+A graceful stop (``close``, called by bot/jobs.py's ``stop_scheduler``) claims nothing more and
+gives the job in progress a grace period to finish; a job still running after it is cancelled
+and released (pending again, claim cleared, the attempt not counted), so the next start or
+another process takes it at once instead of after its 30-minute lease. A released job starts
+over: only what it had already sent (a progress message, the first of several texts) can reach
+the requester twice; files are sent last. While the database is unreachable a job is neither
+failed nor reported to the requester: the error goes to the scheduler's outage handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,6 +42,7 @@ from bot.core.stats import (
     count_rows,
     weeks_between,
 )
+from bot.logs import chat_ref
 from bot.reports.charts import ChartLabels, chart_labels, compliance_bars, stats_chart_png
 from bot.reports.files import CsvExport, ExportFile, Finished, XlsxExport
 from bot.reports.monthly import monthly_report_pdf
@@ -40,10 +50,17 @@ from bot.reports.records import COLUMNS, RecordPolicy, records
 from bot.reports.summary import Scope, summary_messages
 from bot.reports.tables import AGENCY_COLUMNS, agency_rows, plain
 from bot.settings import Settings
-from storage.database import SessionFactory
+from storage.database import SessionFactory, is_connection_error
 from storage.locks import try_singleton
 from storage.models import ReportJob, Staff
-from storage.report_jobs import MAX_ATTEMPTS, add_job, claim_next, evaluators, finish_job
+from storage.report_jobs import (
+    MAX_ATTEMPTS,
+    add_job,
+    claim_next,
+    evaluators,
+    finish_job,
+    release_job,
+)
 from storage.staff import locale_of
 from storage.stats import (
     Names,
@@ -86,13 +103,19 @@ class ReportRunner:
     worker_id: str
     lease: timedelta = timedelta(minutes=30)
     progress_every: float = 3.0
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _busy: asyncio.Task[Any] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._idle.set()
 
     # --- scheduling ---------------------------------------------------------------------
 
     async def run_due(self, limit: int = 5) -> int:
         """Run up to ``limit`` due jobs, one after the other; returns how many ran."""
         ran = 0
-        while ran < limit:
+        while ran < limit and not self._stopping.is_set():
             async with UnitOfWork(self.sessions) as uow:
                 job = await claim_next(
                     session=uow.session,
@@ -104,8 +127,55 @@ class ReportRunner:
             if job is None:
                 break
             ran += 1
-            await self._run(job)
+            self._busy = asyncio.current_task()
+            self._idle.clear()
+            try:
+                await self._run(job)
+            except asyncio.CancelledError:
+                # Released even if cancelled again meanwhile (the scheduler's shutdown and
+                # ``close`` may both cancel): idle is only set once the release is recorded.
+                releasing = asyncio.ensure_future(self._release(job))
+                while not releasing.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.shield(releasing)
+                raise
+            finally:
+                self._busy = None
+                self._idle.set()
         return ran
+
+    async def close(self, grace_seconds: float = 20.0) -> None:
+        """Claim nothing more; let the job in progress finish within ``grace_seconds``, else
+        cancel it and release it for the next runner."""
+        self._stopping.set()
+        if self._idle.is_set():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._idle.wait()), grace_seconds)
+            return
+        except TimeoutError:
+            pass
+        busy = self._busy
+        if busy is not None and not busy.done() and not busy.cancelling():
+            log.warning(
+                "a report job was still running after %s s: released for the next start",
+                grace_seconds,
+            )
+            busy.cancel()
+        await self._idle.wait()
+
+    async def _release(self, job: ReportJob) -> None:
+        assert job.id is not None
+        try:
+            async with UnitOfWork(self.sessions) as uow:
+                await release_job(session=uow.session, job_id=job.id, worker_id=self.worker_id)
+                await uow.commit()
+        except Exception as error:
+            log.warning(
+                "report job %s could not be released (%s); it runs again when its lease ends",
+                job.id,
+                type(error).__name__,
+            )
 
     async def enqueue_monthly(self, now: datetime) -> int:
         """On the first working day of a month (from DIGEST_TIME), queue last month's report."""
@@ -160,13 +230,15 @@ class ReportRunner:
             else:
                 status, error = "failed", f"unknown kind {job.kind}"
         except Exception as failure:
+            if is_connection_error(failure):
+                raise  # not the job's fault: it runs again once the database is back
             log.exception("report job %s failed", job.id)
             status, error = "failed", repr(failure)[:2000]
             key = "stats.stats_failed" if job.kind == "stats" else "stats.export_failed"
             try:
                 await self.sender.send(job.chat_id, Message(self._t(job, key, period=job.label)))
             except Exception:
-                log.exception("could not tell chat %s that job %s failed", job.chat_id, job.id)
+                log.exception("could not tell %s that job %s failed", chat_ref(job.chat_id), job.id)
         async with UnitOfWork(self.sessions) as uow:
             await finish_job(
                 session=uow.session,

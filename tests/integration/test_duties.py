@@ -176,6 +176,7 @@ async def test_the_scheduler_runs_every_duty(app: App) -> None:
         "auto_close",
         "expire_drafts",
         "citizen_updates",
+        "prune",
         "digest",
         "reports",
         "monthly_report",
