@@ -39,7 +39,7 @@ from typing import Protocol
 
 from bot.core.replies import Message
 from bot.sending import Rejected, RetryAfter, Transient, Unreachable, media_batches
-from storage.database import SessionFactory
+from storage.database import SessionFactory, is_connection_error
 from storage.models import Notification
 from storage.outbox import claim_due, mark_dead, mark_retry, mark_sent, mark_unreachable
 from storage.unit_of_work import UnitOfWork
@@ -178,11 +178,20 @@ class OutboxDispatcher:
             results = await asyncio.gather(
                 *(self._deliver(row, report) for row in batch), return_exceptions=True
             )
-            for row, result in zip(batch, results, strict=True):
-                if isinstance(result, BaseException):
-                    # Most likely the database: the row stays claimed and is retried after its
-                    # lease expires.
-                    log.error("notification %s: %r", row.id, result, exc_info=result)
+            failures = [
+                (row, result)
+                for row, result in zip(batch, results, strict=True)
+                if isinstance(result, BaseException)
+            ]
+            # The rows stay claimed and are retried after their lease expires. A database
+            # outage is said once for the batch (the scheduler reports the outage itself);
+            # anything else is a bug, logged with the error's type only: an exception's text
+            # may quote a message's content (rule 11).
+            if failures and all(is_connection_error(error) for _, error in failures):
+                log.warning("%s notification(s) not recorded: database unavailable", len(failures))
+            else:
+                for row, error in failures:
+                    log.error("notification %s failed: %s", row.id, type(error).__name__)
         finally:
             self._running -= 1
             if self._running == 0:
