@@ -21,6 +21,8 @@ import hmac
 import logging
 import re
 import secrets
+import traceback
+from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "<redacted>"
@@ -107,3 +109,15 @@ def chat_ref(chat_id: int | None) -> str:
         return "chat#none"
     digest = hmac.new(_chat_key, str(chat_id).encode(), hashlib.sha256).hexdigest()
     return f"chat#{digest[:10]}"
+
+
+def failure(error: BaseException) -> str:
+    """An exception as it may appear in logs: its type and where it was raised, frame by frame
+    (innermost first) — never its message, which may quote a citizen's words (rule 11)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = " < ".join(
+        f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames)
+    )
+    cause = error.__cause__ or error.__context__
+    tail = f"; caused by {type(cause).__name__}" if cause is not None else ""
+    return f"{type(error).__name__} at {where or '?'}{tail}"

@@ -8,6 +8,15 @@ A processor is complete when built and never changed afterwards: the bot's @user
 t.me links) is a constructor argument, read-only, because bot/app.py asks Telegram (getMe)
 before it builds the processor. Setting it afterwards (as the runtime once did) made a correct
 processor depend on who ran first, and let any holder change it under updates in flight.
+
+A database that cannot be reached is not a failed flow (ARCHITECTURE rule 9): ``process``
+raises ``DatabaseUnavailable`` (bot/pipeline.py) instead of answering the generic error, so
+the update is retried and not confirmed to Telegram. An error counts as an outage when it is
+a connection-level one (``storage.database.is_connection_error``: OSError, OperationalError,
+InterfaceError, a dropped connection …) AND a ``SELECT 1`` in a fresh session fails too. The
+second check keeps a flow bug that SQLite reports as an OperationalError ("no such column")
+or a momentary lock from stalling the bot forever: the database answers, so the update is
+tried again up to ``ATTEMPTS`` times and then answered with the generic error and confirmed.
 """
 
 from __future__ import annotations
@@ -18,19 +27,22 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.calendar import WorkingCalendar
 from bot.core.events import Event
 from bot.core.i18n import Translator
 from bot.core.replies import Message, Reply
+from bot.logs import failure
+from bot.pipeline import DatabaseUnavailable
 from bot.settings import Settings
 from handlers.context import Context
 from handlers.intake import FLOW as INTAKE_FLOW
 from handlers.router import route
 from storage.citizens import upsert_citizen
 from storage.conversations import ConcurrentUpdate, load_state, save_state
-from storage.database import SessionFactory
+from storage.database import SessionFactory, is_connection_error
 from storage.staff import active_staff
 from storage.unit_of_work import UnitOfWork
 from storage.updates import already_processed, mark_processed
@@ -39,6 +51,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ATTEMPTS = 3
+# How long the "is the database there at all?" probe may take (asyncpg's connect waits 60 s).
+PROBE_SECONDS = 10.0
 
 
 def system_clock() -> datetime:
@@ -76,27 +90,56 @@ class UpdateProcessor:
         return self._bot_username
 
     async def process(self, event: Event) -> list[Reply]:
-        """The replies for the acting user; [] for a redelivered update."""
+        """The replies for the acting user; [] for a redelivered update.
+
+        Raises ``DatabaseUnavailable`` when the database cannot be reached (nothing stored).
+        """
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with self._write_lock:
-                    return await self._process_once(event)
+                try:
+                    async with self._write_lock:
+                        return await self._process_once(event)
+                except IntegrityError as error:
+                    # The same update committed by another process in the meantime: skip it.
+                    async with UnitOfWork(self.sessions) as uow:
+                        if await already_processed(
+                            session=uow.session, update_ids=event.all_update_ids
+                        ):
+                            return []
+                    log.error("integrity error on update %s: %s", event.update_id, failure(error))
+                    break
             except ConcurrentUpdate:
                 log.info("update %s raced another process (attempt %s)", event.update_id, attempt)
-            except IntegrityError:
-                # The same update committed by another process in the meantime: skip it.
-                async with UnitOfWork(self.sessions) as uow:
-                    if await already_processed(
-                        session=uow.session, update_ids=event.all_update_ids
-                    ):
-                        return []
-                log.exception("integrity error on update %s", event.update_id)
-                break
-            except Exception:
-                log.exception("update %s failed", event.update_id)
+            except Exception as error:
+                if is_connection_error(error):
+                    if not await self._database_reachable():
+                        raise DatabaseUnavailable(type(error).__name__) from error
+                    if attempt < ATTEMPTS:
+                        log.warning(
+                            "update %s hit a database error (%s) while the database answers; "
+                            "trying again",
+                            event.update_id,
+                            type(error).__name__,
+                        )
+                        continue
+                log.error("update %s failed: %s", event.update_id, failure(error))
                 break
         locale = self.translator.pick(event.user.language_code)
         return [Message(self.translator(locale, "common.error"))]
+
+    async def _database_reachable(self) -> bool:
+        """Whether a fresh session can run ``SELECT 1`` (within ``PROBE_SECONDS``)."""
+
+        async def probe() -> None:
+            async with self.sessions() as session:
+                connection = await session.connection()
+                await connection.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(probe(), PROBE_SECONDS)
+        except Exception:
+            return False
+        return True
 
     async def _process_once(self, event: Event) -> list[Reply]:
         now = self.clock()

@@ -18,11 +18,37 @@ Decisions:
   newly built app.
 - Framework-free (aiohttp is only the webhook's HTTP server): nothing here imports aiogram or
   python-telegram-bot, and bot/outbox.py does not import this module.
+
+Nothing is confirmed to Telegram before it is safe (ARCHITECTURE rule 9, issue 11):
+- Polling is Aduan's own loop (``_poll``), not the frameworks': they confirm the getUpdates
+  offset as soon as an update is queued in memory, so a crash lost what was queued. Here each
+  update of a batch is parsed on its own and submitted to the pipeline, and the offset sent
+  with the next getUpdates (which is what confirms) only passes an update once its processing
+  is finished (``UpdateLedger``: the finished prefix, in update_id order; chats run
+  concurrently, so one slow chat holds the offset, not the other chats). A batch is fetched
+  again while updates are in flight (Telegram returns unconfirmed updates at once); those
+  already in flight are not submitted twice. A crash loses nothing: whatever was not
+  confirmed comes again, and the processor's dedupe (``ProcessedUpdate``) skips what was
+  already committed. The price is at-least-once delivery to the processor: an update
+  committed but not yet confirmed when the process dies is fetched again after the restart
+  and skipped without replies, so a receipt lost that way is shown by pressing Submit again
+  (handlers/intake.py). A graceful stop confirms what it finished with one last getUpdates.
+- An update that cannot be parsed (or converted to an Event) is logged with its update_id and
+  the error's class only (never its content), confirmed and skipped; the rest of the batch is
+  processed. The frameworks' polling fetched such a batch again forever.
+- While the database is unreachable the pipeline retries in place (bot/pipeline.py): the
+  offset does not move, and everything is processed once the database is back. getUpdates'
+  own failures: 429 waits ``retry_after``; anything else backs off 0.5 s … 30 s.
+- Webhook: 200 only once the update is processed; 503 while the database is unavailable or
+  after ``WEBHOOK_PROCESSING_SECONDS`` (Telegram delivers it again; the pipeline does not queue
+  an update twice); a body that is not a readable update is logged (update_id and error class)
+  and answered 200, because Telegram would resend it forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from abc import ABC, abstractmethod
@@ -37,8 +63,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.commands import CommandMenu
 from bot.jobs import stop_scheduler
 from bot.outbox import OutboxDispatcher
-from bot.pipeline import UpdatePipeline
-from bot.sending import BotApi, TelegramSender
+from bot.pipeline import NotProcessed, UpdatePipeline
+from bot.sending import BotApi, RetryAfter, TelegramSender
 from bot.settings import BotMode, Settings
 from bot.updates import ALLOWED_UPDATES, UpdateFields, to_event
 
@@ -49,6 +75,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram waits about a minute for a webhook answer; answer before it gives up and resends.
 WEBHOOK_PROCESSING_SECONDS = 50.0
 POLLING_TIMEOUT_SECONDS = 10
+POLLING_LIMIT = 100
+# While updates are in flight the next getUpdates comes after one of them finishes, or after
+# this pause (growing while nothing moves), so new chats are heard without spinning.
+BUSY_PAUSE_SECONDS = 0.2
+BUSY_PAUSE_MAX_SECONDS = 2.0
+# getUpdates failures other than 429: the first wait, doubling up to the cap.
+POLLING_RETRY_FIRST = 0.5
+POLLING_RETRY_MAX = 30.0
 # How long one Bot API request may take before it counts as a timeout (aiogram's default; PTB's
 # is 5 s, after which a slow but successful send would be retried and arrive twice).
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -72,16 +106,21 @@ class TelegramClient(ABC):
         """The framework's ``BotCommand``."""
 
     @abstractmethod
-    async def start_polling(self, accept: Accept) -> None:
-        """Long-poll getUpdates in the background, handing each update to ``accept`` in order."""
-
-    @abstractmethod
-    async def stop_polling(self) -> None:
-        """Stop polling; updates fetched so far have been handed over."""
+    async def get_updates(
+        self,
+        *,
+        offset: int | None,
+        poll_seconds: int,
+        allowed_updates: list[str],
+        limit: int = POLLING_LIMIT,
+    ) -> list[dict[str, Any]]:
+        """getUpdates as raw JSON objects, not parsed (``parse`` reads each one on its own, so
+        one unreadable update cannot fail the batch). The framework's errors come as the
+        project's (``bot.sending``: ``RetryAfter`` for 429, ``Transient`` …) where it has one."""
 
     @abstractmethod
     def parse(self, data: dict[str, Any]) -> UpdateFields:
-        """The framework's Update for a webhook request body."""
+        """The framework's Update for one update's JSON (a getUpdates item, a webhook body)."""
 
     async def bot_username(self) -> str:
         """The bot's @username (getMe)."""
@@ -153,6 +192,7 @@ class BotRuntime:
                 await self._run_webhook()
             else:
                 await self._run_polling()
+            self.pipeline.close()
             await self.pipeline.drain()
         finally:
             # Notifications stop (finishing the batch in flight) before the client closes.
@@ -165,12 +205,123 @@ class BotRuntime:
 
     async def _run_polling(self) -> None:
         await self.client.delete_webhook()
+        ledger = UpdateLedger()
+        poller = asyncio.create_task(self._poll(ledger), name="aduan-polling")
+        stopped = asyncio.create_task(self._stop.wait())
         try:
-            await self.client.start_polling(self._acceptor())
             self._became_ready()
-            await self._stop.wait()
+            await asyncio.wait({poller, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await self.client.stop_polling()
+            stopped.cancel()
+            self._stop.set()  # ends the loop if it is still running
+            try:
+                await poller  # a failure of the loop itself is raised here
+            finally:
+                # Finish what was fetched (giving up on updates waiting for the database),
+                # then confirm the finished ones, so a restart does not fetch them again.
+                self.pipeline.close()
+                await self.pipeline.drain()
+                await self._confirm(ledger)
+
+    async def _poll(self, ledger: UpdateLedger) -> None:
+        """getUpdates until stopped; the offset confirms only finished updates."""
+        stopped = asyncio.create_task(self._stop.wait())
+        failures, pause = 0, BUSY_PAUSE_SECONDS
+        try:
+            while not self._stop.is_set():
+                busy = ledger.unfinished()
+                offset = ledger.sent = ledger.offset()
+                fetch = asyncio.create_task(
+                    self.client.get_updates(
+                        offset=offset,
+                        poll_seconds=0 if busy else POLLING_TIMEOUT_SECONDS,
+                        allowed_updates=ALLOWED_UPDATES,
+                    )
+                )
+                await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    # Stopping: what this poll would bring stays unconfirmed, so nothing is lost.
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await fetch
+                    return
+                try:
+                    batch = fetch.result()
+                except RetryAfter as error:
+                    log.warning("getUpdates: Telegram asked to wait %s s", error.seconds)
+                    await self._sleep(error.seconds, stopped)
+                    continue
+                except Exception as error:
+                    failures += 1
+                    wait = min(POLLING_RETRY_FIRST * 2 ** (failures - 1), POLLING_RETRY_MAX)
+                    log.warning(
+                        "getUpdates failed (%s); retrying in %.1f s", self._describe(error), wait
+                    )
+                    await self._sleep(wait, stopped)
+                    continue
+                failures = 0
+                fresh = self._take(batch, ledger)
+                waiting = ledger.unfinished()
+                if not waiting:
+                    pause = BUSY_PAUSE_SECONDS
+                    continue
+                watched: set[asyncio.Future[Any]] = {*waiting, stopped}
+                finished, _ = await asyncio.wait(
+                    watched, timeout=pause, return_when=asyncio.FIRST_COMPLETED
+                )
+                moved = fresh or bool(finished)
+                pause = BUSY_PAUSE_SECONDS if moved else min(pause * 2, BUSY_PAUSE_MAX_SECONDS)
+        finally:
+            stopped.cancel()
+
+    def _take(self, batch: list[dict[str, Any]], ledger: UpdateLedger) -> bool:
+        """Submit the batch's updates not seen before; True if there were any."""
+        accept = self._acceptor()
+        fresh = False
+        for data in batch:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(update_id, int):
+                log.warning("getUpdates returned an item without an update_id; skipped")
+                continue
+            if not ledger.is_new(update_id):
+                continue
+            fresh = True
+            try:
+                done = accept(self.client.parse(data))
+            except Exception as error:
+                # Never the content (personal data): the id and the kind of failure only.
+                log.warning(
+                    "update %s cannot be read (%s); confirmed and skipped",
+                    update_id,
+                    type(error).__name__,
+                )
+                done = None
+            ledger.add(update_id, done)
+        return fresh
+
+    async def _confirm(self, ledger: UpdateLedger) -> None:
+        """One last getUpdates with the finished offset: confirms it (a graceful stop)."""
+        offset = ledger.offset()
+        if offset is None or offset == ledger.sent:
+            return
+        try:
+            await self.client.get_updates(
+                offset=offset, poll_seconds=0, allowed_updates=ALLOWED_UPDATES, limit=1
+            )
+        except Exception as error:
+            log.warning("confirming the last updates failed (%s)", self._describe(error))
+
+    def _describe(self, error: BaseException) -> str:
+        """An error's class and message, the token blanked (it can be part of a URL)."""
+        token = self.settings.telegram_bot_token
+        message = str(error).splitlines()[0][:200] if str(error) else ""
+        if token:
+            message = message.replace(token, "***")
+        return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+    @staticmethod
+    async def _sleep(seconds: float, stopped: asyncio.Task[Any]) -> None:
+        await asyncio.wait({stopped}, timeout=max(seconds, 0.0))
 
     async def _run_webhook(self) -> None:
         app = web.Application()
@@ -195,20 +346,40 @@ class BotRuntime:
             given = request.headers.get(SECRET_HEADER, "").encode()
             if not hmac.compare_digest(given, expected):
                 return web.Response(status=401, text="Unauthorized")
+            data: object = None
             try:
                 data = await request.json()
-                update = self.client.parse(data)
-            except Exception:
-                # Telegram would resend a refused body forever; log it and let it go.
-                log.warning("ignoring a webhook body that is not an update", exc_info=True)
+                if not isinstance(data, dict):
+                    raise TypeError("not a JSON object")
+                done = accept(self.client.parse(data))
+            except Exception as error:
+                # Telegram would resend a refused body forever; log it (never its content:
+                # personal data) and let it go.
+                update_id = data.get("update_id") if isinstance(data, dict) else None
+                log.warning(
+                    "webhook: update %s cannot be read (%s); skipped",
+                    update_id,
+                    type(error).__name__,
+                )
                 return web.json_response({})
-            done = accept(update)
-            if done is not None:
-                # Answer Telegram only once the update is safely processed (or it resends it).
-                await asyncio.wait_for(asyncio.shield(done), timeout=WEBHOOK_PROCESSING_SECONDS)
+            if done is not None and not await self._settled(done):
+                # Not processed (yet): Telegram delivers it again.
+                return web.json_response({"ok": False}, status=503)
             return web.json_response({})
 
         return handle
+
+    async def _settled(self, done: asyncio.Future[None]) -> bool:
+        """Wait until the update is processed (True); False once the database is known to be
+        unavailable, the pipeline gave it up, or ``WEBHOOK_PROCESSING_SECONDS`` passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WEBHOOK_PROCESSING_SECONDS
+        while not done.done():
+            left = deadline - loop.time()
+            if left <= 0 or self.pipeline.database_unavailable:
+                return False
+            await asyncio.wait({done}, timeout=min(left, 0.1))
+        return not isinstance(done.exception(), NotProcessed)
 
     def _acceptor(self) -> Accept:
         """Updates into the pipeline, enqueued synchronously (so a chat keeps its order)."""
@@ -222,3 +393,42 @@ class BotRuntime:
             return pipeline.submit(event)
 
         return accept
+
+
+class UpdateLedger:
+    """The fetched updates in update_id order and which are finished: the offset to confirm.
+
+    An update is finished when it needs nothing more (processed, ignored, unreadable); one the
+    pipeline gave up (``NotProcessed``) is not, and holds the offset until the process ends.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[int, asyncio.Future[None] | None] = {}
+        self._highest: int | None = None
+        self._offset: int | None = None
+        self.sent: int | None = None  # the offset the last getUpdates carried (set by the loop)
+
+    def is_new(self, update_id: int) -> bool:
+        """Not fetched before (a refetched batch repeats the updates still in flight)."""
+        return self._highest is None or update_id > self._highest
+
+    def add(self, update_id: int, done: asyncio.Future[None] | None) -> None:
+        """A fetched update and the future that completes when it is processed (None: no
+        processing needed)."""
+        self._open[update_id] = done
+        self._highest = update_id
+
+    def unfinished(self) -> list[asyncio.Future[None]]:
+        """The futures still running."""
+        return [done for done in self._open.values() if done is not None and not done.done()]
+
+    def offset(self) -> int | None:
+        """One past the last update of the finished prefix (None: nothing finished yet)."""
+        for update_id, done in list(self._open.items()):
+            if done is not None and (
+                not done.done() or done.cancelled() or done.exception() is not None
+            ):
+                break
+            del self._open[update_id]
+            self._offset = update_id + 1
+        return self._offset

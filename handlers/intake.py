@@ -91,7 +91,7 @@ async def on_callback(event: Event, ctx: Context, press: IntakeChoice) -> list[R
     """A button of the filing flow was pressed."""
     step, value = press.step, press.value
     if (step, value) == ("summary", "submit") and (again := await _receipt_again(ctx)):
-        return [*([ClearButtons(event.message_id)] if event.message_id else []), *again]
+        return [*again, *([ClearButtons(event.message_id)] if event.message_id else [])]
     if not in_intake(ctx):
         return stale_button(ctx)
     assert ctx.state is not None and event.message_id is not None
@@ -122,6 +122,10 @@ async def on_callback(event: Event, ctx: Context, press: IntakeChoice) -> list[R
     if step == "privacy" and value in set(Privacy):
         data["privacy"] = value
         return [*cleared, *await _advance(ctx)]
+    if step == "summary" and value == "submit":
+        # The receipt goes first: if the process dies between the two, the Submit button
+        # is still there to press again (and shows the same receipt).
+        return [*await _on_summary(ctx, value), *cleared]
     if step == "summary":
         return [*cleared, *await _on_summary(ctx, value)]
     return [*stale_button(ctx), *await ask(ctx)]

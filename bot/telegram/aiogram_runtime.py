@@ -2,16 +2,15 @@
 
 Only this file knows aiogram. What the runtime does with updates and replies is shared
 (bot/runtime.py, bot/sending.py, bot/updates.py); here are just aiogram's bot, types, errors
-and polling.
+and getUpdates (Aduan's own polling loop, bot/runtime.py, calls it).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -23,6 +22,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import TelegramMethod
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -34,13 +34,12 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    TelegramObject,
     Update,
 )
 
 from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys
-from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
+from bot.runtime import POLLING_LIMIT, REQUEST_TIMEOUT_SECONDS, TelegramClient
 from bot.sending import (
     DeliveryError,
     Rejected,
@@ -50,7 +49,6 @@ from bot.sending import (
     Unreachable,
 )
 from bot.settings import Settings
-from bot.updates import ALLOWED_UPDATES
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -144,14 +142,26 @@ class AiogramSender(TelegramSender[Markup]):
         return stream.read(), file.file_path
 
 
+class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """getUpdates answered as raw JSON objects: aiogram's own ``GetUpdates`` validates the whole
+    batch at once, so one update its models cannot read failed every batch (and its error
+    quoted the batch, personal data, in the log)."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
 class AiogramClient(TelegramClient):
-    """The runtime's Bot API client on aiogram; polling through aiogram's Dispatcher."""
+    """The runtime's Bot API client on aiogram."""
 
     def __init__(self, settings: Settings) -> None:
         self.bot: Bot = build_bot(settings)
         self.sender = AiogramSender(self.bot)
-        self._dispatcher = Dispatcher()
-        self._polling: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -159,32 +169,26 @@ class AiogramClient(TelegramClient):
     def command(self, name: str, description: str) -> BotCommand:
         return BotCommand(command=name, description=description)
 
-    async def start_polling(self, accept: Accept) -> None:
-        async def intercept(_handler: Any, update: TelegramObject, _data: Any) -> None:
-            # Every update is taken here, before aiogram's routers (Aduan has its own).
-            assert isinstance(update, Update)
-            accept(update)
-
-        self._dispatcher.update.outer_middleware(intercept)
-        self._polling = asyncio.create_task(
-            self._dispatcher.start_polling(
-                self.bot,
-                handle_as_tasks=False,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES,
-                polling_timeout=POLLING_TIMEOUT_SECONDS,
-            )
+    async def get_updates(
+        self,
+        *,
+        offset: int | None,
+        poll_seconds: int,
+        allowed_updates: list[str],
+        limit: int = POLLING_LIMIT,
+    ) -> list[dict[str, Any]]:
+        method = RawGetUpdates(
+            offset=offset, limit=limit, timeout=poll_seconds, allowed_updates=allowed_updates
         )
-        # One step of the task takes aiogram's running lock, so stop_polling may follow at once.
-        await asyncio.sleep(0)
-
-    async def stop_polling(self) -> None:
-        if self._polling is None:
-            return
-        if not self._polling.done():
-            await self._dispatcher.stop_polling()
-        await self._polling
+        try:
+            # The request may take the long poll plus the usual request time.
+            wait = int(REQUEST_TIMEOUT_SECONDS) + poll_seconds
+            return await self.bot(method, request_timeout=wait)
+        except Exception as error:
+            translated = self.sender._delivery_error(error)
+            if translated is None:
+                raise
+            raise translated from error
 
     def parse(self, data: dict[str, Any]) -> Update:
         return Update.model_validate(data, context={"bot": self.bot})

@@ -2,7 +2,7 @@
 
 Only this file knows python-telegram-bot. What the runtime does with updates and replies is
 shared (bot/runtime.py, bot/sending.py, bot/updates.py); here are just PTB's bot, types, errors
-and polling.
+and getUpdates (Aduan's own polling loop, bot/runtime.py, calls it).
 PTB's own webhook server needs tornado; the shared runtime (bot/runtime.py) serves the
 webhook with aiohttp.
 """
@@ -32,15 +32,13 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    ContextTypes,
     Defaults,
     ExtBot,
-    TypeHandler,
 )
 
 from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys
-from bot.runtime import POLLING_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, Accept, TelegramClient
+from bot.runtime import POLLING_LIMIT, REQUEST_TIMEOUT_SECONDS, TelegramClient
 from bot.sending import (
     DeliveryError,
     Rejected,
@@ -50,7 +48,6 @@ from bot.sending import (
     Unreachable,
 )
 from bot.settings import Settings
-from bot.updates import ALLOWED_UPDATES
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 PtbApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -151,7 +148,7 @@ class PtbSender(TelegramSender[Markup]):
 
 
 class PtbClient(TelegramClient):
-    """The runtime's Bot API client on python-telegram-bot; polling through PTB's Updater."""
+    """The runtime's Bot API client on python-telegram-bot (PTB's Updater is not used)."""
 
     def __init__(self, settings: Settings) -> None:
         # PTB 22 reads RetryAfter.retry_after in its own constructor and, unless this documented
@@ -172,28 +169,36 @@ class PtbClient(TelegramClient):
     def command(self, name: str, description: str) -> BotCommand:
         return BotCommand(name, description)
 
-    async def start_polling(self, accept: Accept) -> None:
-        async def intercept(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-            # PTB hands over one update at a time, in order (concurrent_updates is off).
-            accept(update)
-
-        self.application.add_handler(TypeHandler(Update, intercept))
-        updater = self.application.updater
-        assert updater is not None
-        await self.application.start()
-        await updater.start_polling(
-            timeout=POLLING_TIMEOUT_SECONDS,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
-
-    async def stop_polling(self) -> None:
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self.application.running:
-            # Hands the updates already fetched to ``accept`` before it returns.
-            await self.application.stop()
+    async def get_updates(
+        self,
+        *,
+        offset: int | None,
+        poll_seconds: int,
+        allowed_updates: list[str],
+        limit: int = POLLING_LIMIT,
+    ) -> list[dict[str, Any]]:
+        # PTB's ``get_updates`` parses the whole batch (one unreadable update fails it, and PTB
+        # logs the raw batch: personal data); its ``_post`` is the same request, unparsed, on
+        # the getUpdates connection pool. The read may take the long poll plus the usual time.
+        data = {
+            "offset": offset,
+            "limit": limit,
+            "timeout": poll_seconds,
+            "allowed_updates": allowed_updates,
+        }
+        try:
+            result = await self.bot._post(
+                "getUpdates", data, read_timeout=REQUEST_TIMEOUT_SECONDS + poll_seconds
+            )
+        except Exception as error:
+            translated = self.sender._delivery_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+        return list(result) if isinstance(result, list) else []
 
     def parse(self, data: dict[str, Any]) -> Update:
-        return Update.de_json(data, self.bot)
+        update = Update.de_json(data, self.bot)
+        if update is None:
+            raise ValueError("empty update")
+        return update

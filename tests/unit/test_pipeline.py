@@ -1,13 +1,23 @@
-"""Per-chat order, album gathering and 429 handling in the runtime-independent pipeline."""
+"""Per-chat order, album gathering and 429 handling in the runtime-independent pipeline; the
+runtime's own polling loop confirming only processed updates (issue 11)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
+from aiogram.types import Update
+
+import bot.pipeline as pipeline_module
 from bot.core.events import Attachment, AttachmentKind, Event, Sender
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
-from bot.pipeline import UpdatePipeline
+from bot.pipeline import DatabaseUnavailable, NotProcessed, UpdatePipeline
+from bot.runtime import BotRuntime, TelegramClient
 from bot.sending import RetryAfter
+from tests.conftest import make_settings
 
 
 class RecordingSender:
@@ -107,3 +117,206 @@ async def test_a_failing_update_does_not_stop_the_chat() -> None:
     await asyncio.wait_for(pipeline.submit(text_event(2, 4, "ok")), 2)
     await asyncio.wait_for(pipeline.drain(), 2)
     assert sender.sent == [(4, "ok")]
+
+
+# ---- confirm only what is safe (issue 11): DB outages, unreadable updates, the polling loop ----
+
+
+async def test_an_unreachable_database_is_retried_in_place_keeping_the_chat_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_module, "OUTAGE_RETRY_FIRST", 0.01)
+    failures = {"left": 3}
+    seen: list[str] = []
+
+    async def processor(event: Event) -> list[Reply]:
+        if event.chat_id == 1 and failures["left"]:
+            failures["left"] -= 1
+            raise DatabaseUnavailable("down")
+        seen.append(f"{event.chat_id}:{event.text}")
+        return [Message(event.text or "")]
+
+    pipeline = UpdatePipeline(processor=processor, sender=RecordingSender())
+    first = pipeline.submit(text_event(1, 1, "a"))
+    second = pipeline.submit(text_event(2, 1, "b"))
+    assert pipeline.submit(text_event(1, 1, "a")) is first  # in flight: not queued twice
+    await asyncio.wait_for(asyncio.gather(first, second), 2)
+    assert seen == ["1:a", "1:b"]
+    assert not pipeline.database_unavailable
+
+
+async def test_a_stop_during_an_outage_gives_the_chat_up_unprocessed() -> None:
+    async def processor(event: Event) -> list[Reply]:
+        raise DatabaseUnavailable("down")
+
+    pipeline = UpdatePipeline(processor=processor, sender=RecordingSender())
+    first = pipeline.submit(text_event(1, 5, "a"))
+    second = pipeline.submit(text_event(2, 5, "b"))
+    await asyncio.sleep(0.05)
+    assert pipeline.database_unavailable and not first.done()
+    pipeline.close()
+    await asyncio.wait_for(pipeline.drain(), 2)
+    for done in (first, second):
+        assert isinstance(done.exception(), NotProcessed)
+
+
+# A fake Telegram for the runtime's own polling loop: getUpdates with offset confirmation.
+def _message(update_id: int, chat_id: int, text: str) -> dict[str, Any]:
+    user = {"id": chat_id, "is_bot": False, "first_name": "Warga"}
+    message = {
+        "message_id": update_id,
+        "date": 1_700_000_000,
+        "chat": {"id": chat_id, "type": "private"},
+        "from": user,
+        "text": text,
+    }
+    return {"update_id": update_id, "message": message}
+
+
+class FakeTelegram(TelegramClient):
+    """Keeps updates until an offset confirms them, like Telegram; parses with aiogram."""
+
+    def __init__(self, updates: list[dict[str, Any]], throttle: int = 0) -> None:
+        self.pending = list(updates)
+        self.offsets: list[int | None] = []
+        self.throttle = throttle
+        self.on_poll: Callable[[int | None], None] = lambda offset: None
+
+    async def close(self) -> None:
+        pass
+
+    def command(self, name: str, description: str) -> object:
+        return (name, description)
+
+    async def set_commands(self, language: str | None, commands: list[tuple[str, str]]) -> None:
+        pass
+
+    async def delete_webhook(self) -> None:
+        pass
+
+    async def get_updates(
+        self,
+        *,
+        offset: int | None,
+        poll_seconds: int,
+        allowed_updates: list[str],
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        self.offsets.append(offset)
+        self.on_poll(offset)
+        if self.throttle:
+            self.throttle -= 1
+            raise RetryAfter(0.01)
+        if offset is not None:
+            self.pending = [u for u in self.pending if u["update_id"] >= offset]
+        if not self.pending:
+            await asyncio.sleep(min(poll_seconds, 0.05))
+        return [dict(u) for u in self.pending[:limit]]
+
+    def parse(self, data: dict[str, Any]) -> Update:
+        return Update.model_validate(data)
+
+
+def _runtime(client: FakeTelegram, pipeline: UpdatePipeline, tmp_path: Path) -> BotRuntime:
+    class Stub:
+        running = False
+
+        def start(self) -> None:
+            pass
+
+        def by_language(self) -> dict[str | None, list[tuple[str, str]]]:
+            return {}
+
+    stub: Any = Stub()
+    return BotRuntime(
+        client=client,
+        settings=make_settings(tmp_path),
+        pipeline=pipeline,
+        menu=stub,
+        scheduler=stub,
+        dispatcher=stub,
+    )
+
+
+async def _until(check: Callable[[], bool], seconds: float = 3.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not check():  # noqa: ASYNC110 - the checks read plain lists
+            await asyncio.sleep(0.01)
+
+
+async def test_polling_confirms_only_processed_updates_and_waits_out_a_database_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(pipeline_module, "OUTAGE_RETRY_FIRST", 0.01)
+    processed: list[int] = []
+    outage = {"left": 5}
+
+    async def processor(event: Event) -> list[Reply]:
+        if event.update_id == 11 and outage["left"]:
+            outage["left"] -= 1
+            raise DatabaseUnavailable("down")
+        processed.append(event.update_id)
+        return []
+
+    client = FakeTelegram([_message(10, 1, "a"), _message(11, 2, "b"), _message(12, 3, "c")])
+    violations: list[int | None] = []
+
+    def check_offset(offset: int | None) -> None:
+        # Every update below the offset (which confirms them) must have been processed.
+        if offset is not None and any(u not in processed for u in range(10, offset)):
+            violations.append(offset)
+
+    client.on_poll = check_offset
+    runtime = _runtime(
+        client, UpdatePipeline(processor=processor, sender=RecordingSender()), tmp_path
+    )
+    task = asyncio.create_task(runtime.run())
+    await _until(lambda: sorted(processed) == [10, 11, 12])
+    await _until(lambda: client.offsets[-1] == 13)
+    runtime.stop()
+    await asyncio.wait_for(task, 3)
+    assert outage["left"] == 0  # the outage happened, and the update was not lost to it
+    assert violations == []
+    assert 11 in client.offsets  # held at the update waiting for the database
+    assert client.pending == []
+
+
+async def test_an_unreadable_update_is_skipped_and_the_rest_processed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    processed: list[int] = []
+
+    async def processor(event: Event) -> list[Reply]:
+        processed.append(event.update_id)
+        return []
+
+    broken = _message(21, 2, "Nama saya Siti, HP 0812")
+    broken["message"]["chat"] = "not a chat"
+    client = FakeTelegram([_message(20, 1, "a"), broken, _message(22, 3, "c")], throttle=1)
+    runtime = _runtime(
+        client, UpdatePipeline(processor=processor, sender=RecordingSender()), tmp_path
+    )
+    task = asyncio.create_task(runtime.run())
+    await _until(lambda: sorted(processed) == [20, 22] and client.offsets[-1] == 23)
+    runtime.stop()
+    await asyncio.wait_for(task, 3)
+    assert "update 21 cannot be read (ValidationError)" in caplog.text
+    assert "Siti" not in caplog.text and "0812" not in caplog.text
+    assert client.pending == []
+
+
+async def test_a_stop_during_an_outage_confirms_nothing_unprocessed(tmp_path: Path) -> None:
+    async def processor(event: Event) -> list[Reply]:
+        if event.update_id == 31:
+            raise DatabaseUnavailable("down")
+        return []
+
+    client = FakeTelegram([_message(30, 1, "a"), _message(31, 2, "b"), _message(32, 3, "c")])
+    pipeline = UpdatePipeline(processor=processor, sender=RecordingSender())
+    runtime = _runtime(client, pipeline, tmp_path)
+    task = asyncio.create_task(runtime.run())
+    await _until(lambda: pipeline.database_unavailable and 31 in client.offsets)
+    runtime.stop()
+    await asyncio.wait_for(task, 3)
+    assert max(o or 0 for o in client.offsets) == 31
+    assert [u["update_id"] for u in client.pending] == [31, 32]
