@@ -122,4 +122,4 @@ audit: $(STAMP)  ## pip-audit on requirements.lock (AUDIT_UNREACHABLE=warn: offl
 	@$(BIN)/python -c "$$AUDIT_PY" $(AUDIT_UNREACHABLE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -101,7 +101,13 @@ def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except OSError as error:  # most often: the port is taken
-        print(f"The sandbox cannot start: {error}. Try --port.", file=sys.stderr)
+        flag = "--sandbox-port" if args.command == "run" else "--port"
+        print(
+            f"The sandbox cannot start: {error}. Another program uses port {args.port}: "
+            f"stop it, or choose another port with `aduan {args.command} {flag} N`"
+            + (" (with make: make sandbox ARGS='--port N')." if args.command == "run" else "."),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

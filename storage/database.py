@@ -26,6 +26,19 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+def async_url(url: str) -> str:
+    """A database URL with its async driver: plain ``postgresql://`` / ``postgres://`` /
+    ``sqlite://`` (the forms people and libpq use) become asyncpg / aiosqlite URLs."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An async engine; SQLite gets its folder, WAL and foreign keys; ``schema`` pins PostgreSQL."""
     parsed = make_url(url)

@@ -11,8 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from storage.database import async_url
+
+# Either form works: postgresql://… (as psql and the README write it) or postgresql+asyncpg://….
+POSTGRES_URL = async_url(
+    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
 
 
