@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, cast, func
+from sqlalchemy import ColumnElement, Float, cast, func
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.lifecycle import Status
+from bot.core.lifecycle import OPEN
 from bot.core.stats import ReportRow
 from storage.complaints import active_deadline
 from storage.models import Agency, Category, Citizen, Complaint
@@ -45,9 +45,11 @@ def _epoch(name: str, dialect: str) -> ColumnElement[float]:
     if dialect == "postgresql":
         return func.date_part("epoch", column)  # double precision
     # SQLite stores naive UTC text, read as UTC; whole seconds are plenty for working days.
+    # As a float, like PostgreSQL's: the working-day clock compares moments with its float
+    # table, and comparing an int with a float costs about a quarter of the counting.
     if sqlite3.sqlite_version_info >= (3, 38):
-        return func.unixepoch(column)
-    return cast(func.strftime("%s", column), Integer)
+        return cast(func.unixepoch(column), Float)
+    return cast(func.strftime("%s", column), Float)
 
 
 def _stats_columns(dialect: str) -> tuple[Any, ...]:
@@ -175,16 +177,13 @@ class OverdueItem:
     deadline: datetime
 
 
-OPEN_STAGES = (Status.SUBMITTED, Status.ASSIGNED, Status.IN_PROGRESS)
-
-
 async def overdue_now(
     *, session: AsyncSession, now: datetime, agency_id: int | None, limit: int
 ) -> tuple[int, list[OverdueItem]]:
     """Open reports past their current deadline (whenever submitted), oldest deadline first."""
     deadline = active_deadline()
     conditions: list[ColumnElement[bool]] = [
-        col(Complaint.status).in_(list(OPEN_STAGES)),
+        col(Complaint.status).in_(sorted(OPEN)),  # a deadline runs in these statuses
         deadline < now,
     ]
     if agency_id is not None:

@@ -12,12 +12,12 @@ period, in the viewer's scope):
 - **Time to the agency's first follow-up**: ``assigned_at`` → ``acknowledged_at`` (resolving
   straight away sets ``acknowledged_at`` too); for a reopened report, the latest round.
 - **Time to resolution**: ``submitted_at`` → ``resolved_at`` (the latest follow-up).
-- **Deadline compliance** per stage (verification: ``verify_due_at``; first follow-up:
-  ``first_response_due_at``; completion: ``completion_due_at``): *met* when the step was done by
-  its deadline, *missed* when it was done later **or** the report still waits in that stage
-  and the deadline has passed (open and overdue). A step not done whose deadline is still
-  ahead, or whose clock is paused (``needs_info``), is pending and not counted. Rate =
-  met / (met + missed); "—" when nothing counts.
+- **Deadline compliance** per stage (the lifecycle's ``Deadline``, stored in ``Deadline.field``):
+  *met* when the step was done by its deadline, *missed* when it was done later **or** the
+  report still waits in that stage (its status runs that deadline, ``RUNNING_DEADLINE``) and
+  the deadline has passed. A step not done whose deadline is still ahead, or whose clock is
+  paused (``needs_info``), is pending and not counted. Rate = met / (met + missed); "—" when
+  nothing counts. **Overdue**: a deadline missed while its step is still not done.
 - **Reopen rate**: reports reopened at least once / reports resolved at least once.
 - **Verdicts**: the citizens' latest verdicts (fixed / partly / not fixed); **mean rating** over
   rated reports.
@@ -34,21 +34,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 from bot.core.calendar import WorkingCalendar
+from bot.core.lifecycle import RUNNING_DEADLINE, Deadline, Status, Verdict
 
-VERDICTS = ("fixed", "partly", "not_fixed")
+VERDICTS = tuple(Verdict)
 
-
-class Stage(StrEnum):
-    """The three deadlines a report runs against."""
-
-    VERIFY = "verify"
-    FIRST_RESPONSE = "first_response"
-    COMPLETION = "completion"
-
+Stage = Deadline
+"""The three stages a report is measured in are the lifecycle's three deadlines."""
 
 STAGES = tuple(Stage)  # iterating the enum itself is slow in the per-row loop
 
@@ -133,7 +127,7 @@ class WorkingClock:
             index = bisect_right(self._starts, stamp) - 1
         return index
 
-    def _position(self, stamp: float) -> float:
+    def position(self, stamp: float) -> float:
         """Working seconds from the table's first day to the moment ``stamp``."""
         index = bisect_right(self._starts, stamp) - 1
         if index < 0 or index >= len(self._working) - 1:
@@ -142,14 +136,8 @@ class WorkingClock:
             return self._cumulative[index]
         return self._cumulative[index] + (stamp - self._starts[index])
 
-    def local_day(self, stamp: float) -> date:
-        """The local date of the moment ``stamp``."""
-        index = self._index(stamp)
-        assert self._first is not None
-        return self._first + timedelta(days=index)
-
     def position_week(self, stamp: float) -> tuple[float, date]:
-        """``_position`` of a moment and the Monday of its local week, with one look-up."""
+        """``position`` of a moment and the Monday of its local week, with one look-up."""
         index = bisect_right(self._starts, stamp) - 1
         if index < 0 or index >= len(self._working) - 1:
             index = self._index(stamp)
@@ -183,7 +171,7 @@ class WorkingClock:
 
     def between(self, start: float, end: float) -> float:
         """Working days elapsed from ``start`` to ``end`` (negative if end < start)."""
-        return (self._position(end) - self._position(start)) / 86_400.0
+        return (self.position(end) - self.position(start)) / 86_400.0
 
 
 class ReportRow(NamedTuple):
@@ -212,34 +200,37 @@ class ReportRow(NamedTuple):
     rating: int | None = None
 
 
-def verified_at(row: ReportRow) -> float | None:
-    """When the city forwarded or rejected the report (None: not yet, or not measurable)."""
-    if row.status == "rejected":
-        return row.closed_at
-    if row.reopen_count > 0:
-        return None
-    return row.assigned_at
+class Measured(NamedTuple):
+    """One report's figures (``measure``): what the tallies count and the exports write."""
+
+    verify_days: float | None  # working days from submission to the city's decision
+    first_response_days: float | None  # from forwarding to the agency's first follow-up
+    completion_days: float | None  # from submission to the (latest) follow-up
+    verify_met: bool | None  # per deadline: True met, False missed, None not counted
+    first_response_met: bool | None
+    completion_met: bool | None
+    overdue: bool  # a deadline missed while its step is still not done
+    week: date  # Monday of the local week the report was submitted in
 
 
-def durations(row: ReportRow, clock: WorkingClock) -> dict[Stage, float | None]:
-    """Working days to verification, to first follow-up, and to resolution."""
-    verified = verified_at(row)
-    return {
-        Stage.VERIFY: clock.between(row.submitted_at, verified) if verified is not None else None,
-        Stage.FIRST_RESPONSE: (
-            clock.between(row.assigned_at, row.acknowledged_at)
-            if row.assigned_at is not None and row.acknowledged_at is not None
-            else None
-        ),
-        Stage.COMPLETION: (
-            clock.between(row.submitted_at, row.resolved_at)
-            if row.resolved_at is not None
-            else None
-        ),
-    }
+# Which stage waits (its deadline runs) in each status: (verify, first response, completion),
+# read from the lifecycle's table. Keyed by plain text: rows carry the stored status text.
+_WAITING: dict[str, tuple[bool, bool, bool]] = {
+    status.value: (
+        deadline is Stage.VERIFY,
+        deadline is Stage.FIRST_RESPONSE,
+        deadline is Stage.COMPLETION,
+    )
+    for status, deadline in RUNNING_DEADLINE.items()
+}
+_NOTHING_WAITS = (False, False, False)
+_REJECTED = Status.REJECTED.value
+_DAY = 86_400.0
+_new = tuple.__new__  # builds the named tuple without its per-call overhead
 
 
 def _outcome(done: float | None, due: float | None, waiting: bool, now: float) -> bool | None:
+    """Met when done by the deadline; missed when done late, or still waiting past it."""
     if due is None:
         return None
     if done is not None:
@@ -247,33 +238,77 @@ def _outcome(done: float | None, due: float | None, waiting: bool, now: float) -
     return False if waiting and now > due else None
 
 
-def compliance(row: ReportRow, now: float) -> dict[Stage, bool | None]:
-    """Per stage: True met, False missed (late, or open and overdue), None not counted."""
-    verify_done = verified_at(row)
-    verify_due = row.verify_due_at if (verify_done is not None or row.reopen_count == 0) else None
-    return {
-        Stage.VERIFY: _outcome(verify_done, verify_due, row.status == "submitted", now),
-        Stage.FIRST_RESPONSE: _outcome(
-            row.acknowledged_at, row.first_response_due_at, row.status == "assigned", now
+def measure(row: ReportRow, clock: WorkingClock, now: float) -> Measured:
+    """A report's working days per stage, deadline outcomes and whether it is overdue now."""
+    (
+        status,
+        _kind,
+        _category,
+        _agency,
+        _channel,
+        submitted,
+        assigned,
+        acknowledged,
+        resolved,
+        closed,
+        verify_due,
+        first_response_due,
+        completion_due,
+        reopen_count,
+        _verdict,
+        _rating,
+    ) = row
+    # The city's decision: rejecting closes the report, forwarding assigns it. A reopened
+    # report keeps only its latest round on the row: its verification is not measured.
+    if status == _REJECTED:
+        verified = closed
+    elif reopen_count > 0:
+        verified = verify_due = None
+    else:
+        verified = assigned
+    position = clock.position
+    # Later moments never move the clock table's origin: ``start`` stays comparable.
+    start, week = clock.position_week(submitted)
+    waits_verify, waits_first_response, waits_completion = _WAITING.get(status, _NOTHING_WAITS)
+    verify_met = _outcome(verified, verify_due, waits_verify, now)
+    first_response_met = _outcome(acknowledged, first_response_due, waits_first_response, now)
+    completion_met = _outcome(resolved, completion_due, waits_completion, now)
+    return _new(
+        Measured,
+        (
+            None if verified is None else (position(verified) - start) / _DAY,
+            None
+            if assigned is None or acknowledged is None
+            else (position(acknowledged) - position(assigned)) / _DAY,
+            None if resolved is None else (position(resolved) - start) / _DAY,
+            verify_met,
+            first_response_met,
+            completion_met,
+            (verify_met is False and verified is None)
+            or (first_response_met is False and acknowledged is None)
+            or (completion_met is False and resolved is None),
+            week,
         ),
-        Stage.COMPLETION: _outcome(
-            row.resolved_at, row.completion_due_at, row.status == "in_progress", now
-        ),
-    }
-
-
-def is_overdue(row: ReportRow, now: float) -> bool:
-    """Open and past the deadline of its current stage."""
-    return overdue_from(row, compliance(row, now))
-
-
-def overdue_from(row: ReportRow, outcomes: dict[Stage, bool | None]) -> bool:
-    """Missed a deadline and still waiting in that stage (a step done late is not overdue)."""
-    return (
-        (outcomes[Stage.VERIFY] is False and row.status == "submitted")
-        or (outcomes[Stage.FIRST_RESPONSE] is False and row.acknowledged_at is None)
-        or (outcomes[Stage.COMPLETION] is False and row.resolved_at is None)
     )
+
+
+Combo = tuple[
+    str,  # status
+    str,  # kind
+    int,  # category id
+    int | None,  # agency id
+    str,  # channel
+    date,  # week
+    bool | None,  # verification deadline met
+    bool | None,  # first response deadline met
+    bool | None,  # completion deadline met
+    bool,  # overdue
+    bool,  # reopened
+    bool,  # resolved at least once
+    str | None,  # verdict
+    int | None,  # rating
+]
+"""What a tally counts of one report but its durations (``count_rows`` counts these first)."""
 
 
 @dataclass
@@ -294,46 +329,28 @@ class Tally:
     rating_sum: int = 0
     ratings: int = 0
 
-    def add(
-        self,
-        row: ReportRow,
-        spans: dict[Stage, float | None],
-        outcomes: dict[Stage, bool | None],
-        overdue: bool,
-        week: date,
-    ) -> None:
-        """Count one report."""
-        self.total += 1
-        self.groups[(row.status, row.kind, row.category_id, row.agency_id, row.channel, week)] += 1
-        for stage in STAGES:
-            span = spans[stage]
-            if span is not None:
-                self.times[stage].append(span)
-            outcome = outcomes[stage]
-            if outcome is True:
-                self.met[stage] += 1
-            elif outcome is False:
-                self.missed[stage] += 1
-        if overdue:
-            self.overdue += 1
-        if row.reopen_count > 0:
-            self.reopened += 1
-            self.ever_resolved += 1
-        elif row.resolved_at is not None:
-            self.ever_resolved += 1
-        if row.verdict is not None and row.verdict in VERDICTS:
-            self.verdicts[row.verdict] += 1
-        if row.rating is not None:
-            self.rating_sum += row.rating
-            self.ratings += 1
-
-    def add_many(self, combo: tuple[Any, ...], count: int) -> None:
-        """Count ``count`` reports of one combination (see ``count_rows``); not their times."""
-        status, kind, category_id, agency_id, channel, week = combo[:6]
-        verify_ok, first_ok, done_ok, overdue, reopened, resolved, verdict, rating = combo[6:]
+    def add_many(self, combo: Combo, count: int) -> None:
+        """Count ``count`` reports of one combination; their durations are added by the caller."""
+        (
+            status,
+            kind,
+            category_id,
+            agency_id,
+            channel,
+            week,
+            verify_met,
+            first_response_met,
+            completion_met,
+            overdue,
+            reopened,
+            resolved,
+            verdict,
+            rating,
+        ) = combo
         self.total += count
         self.groups[(status, kind, category_id, agency_id, channel, week)] += count
-        for stage, outcome in zip(STAGES, (verify_ok, first_ok, done_ok), strict=True):
+        outcomes = (verify_met, first_response_met, completion_met)
+        for stage, outcome in zip(STAGES, outcomes, strict=True):
             if outcome is True:
                 self.met[stage] += count
             elif outcome is False:
@@ -442,38 +459,6 @@ def evaluate(
     return result
 
 
-def measure(
-    row: ReportRow, clock: WorkingClock, now: float
-) -> tuple[dict[Stage, float | None], dict[Stage, bool | None]]:
-    """A row's durations and deadline outcomes (computed once, used by figures and exports)."""
-    return durations(row, clock), compliance(row, now)
-
-
-def add_row(
-    result: Evaluation,
-    row: ReportRow,
-    *,
-    clock: WorkingClock,
-    now: float,
-    measured: tuple[dict[Stage, float | None], dict[Stage, bool | None]] | None = None,
-) -> None:
-    """Count one row (for callers that feed rows in batches)."""
-    spans, outcomes = measured or measure(row, clock, now)
-    overdue = overdue_from(row, outcomes)
-    day = clock.local_day(row.submitted_at)
-    week = day - timedelta(days=day.weekday())
-    result.city.add(row, spans, outcomes, overdue, week)
-    if row.agency_id is not None:
-        tally = result.agencies.get(row.agency_id)
-        if tally is None:
-            tally = result.agencies[row.agency_id] = Tally()
-        tally.add(row, spans, outcomes, overdue, week)
-
-
-Measured = tuple[float | None, float | None, float | None, bool | None, bool | None, bool | None]
-"""Per row: working days to verification, first follow-up, resolution; then the outcomes."""
-
-
 def count_rows(
     result: Evaluation,
     rows: Iterable[ReportRow],
@@ -482,79 +467,49 @@ def count_rows(
     now: float,
     measured: list[Measured] | None = None,
 ) -> None:
-    """``add_row`` for many rows at once, with the same figures, several times faster.
+    """Count rows into the city's tally and their agency's (each row ``measure``d once).
 
-    The per-stage logic of ``durations``, ``compliance`` and ``overdue_from`` is inlined,
-    and everything a ``Tally`` counts (but the durations) is first counted per distinct
-    combination in one counter, then added to the tallies once per combination: a year of
-    reports has far fewer combinations than rows. ``measured`` (if given) receives every
-    row's durations and outcomes, in order (exports write them).
+    ``measured`` (if given) receives every row's ``Measured``, in order: exports write them.
+    A year is a million rows, so everything a ``Tally`` counts but the durations is first
+    counted per distinct combination of values (``Combo``), then added to the tallies once
+    per combination: a year of reports has far fewer combinations than rows.
     """
-    position = clock._position
-    position_week = clock.position_week
     keep = measured.append if measured is not None else None
-    combos: Counter[tuple[Any, ...]] = Counter()
-    city_times = result.city.times
-    city_verify = city_times[Stage.VERIFY]
-    city_first = city_times[Stage.FIRST_RESPONSE]
-    city_done = city_times[Stage.COMPLETION]
+    combos: Counter[Combo] = Counter()
+    city_verify, city_first_response, city_completion = (result.city.times[s] for s in STAGES)
     agencies = result.agencies
     for row in rows:
+        figures = measure(row, clock, now)
+        if keep is not None:
+            keep(figures)
+        (
+            verify_days,
+            first_response_days,
+            completion_days,
+            verify_met,
+            first_response_met,
+            completion_met,
+            overdue,
+            week,
+        ) = figures
         (
             status,
             kind,
             category_id,
             agency_id,
             channel,
-            submitted,
-            assigned,
-            acknowledged,
+            _submitted,
+            _assigned,
+            _acknowledged,
             resolved,
-            closed,
-            verify_due,
-            first_due,
-            completion_due,
+            _closed,
+            _verify_due,
+            _first_response_due,
+            _completion_due,
             reopen_count,
             verdict,
             rating,
         ) = row
-        # durations() / verified_at(); same arithmetic as WorkingClock.between (end first)
-        if status == "rejected":
-            verified = closed
-        elif reopen_count > 0:
-            verified = None
-        else:
-            verified = assigned
-        # (the table starts before the period: a rebuild never moves its origin mid-row)
-        start, week = position_week(submitted)
-        to_verify = (position(verified) - start) / 86_400.0 if verified is not None else None
-        to_first = (
-            (position(acknowledged) - position(assigned)) / 86_400.0
-            if assigned is not None and acknowledged is not None
-            else None
-        )
-        to_done = (position(resolved) - start) / 86_400.0 if resolved is not None else None
-        # compliance() / _outcome()
-        if verify_due is None or (verified is None and reopen_count != 0):
-            verify_ok = None
-        elif verified is not None:
-            verify_ok = verified <= verify_due
-        else:
-            verify_ok = False if status == "submitted" and now > verify_due else None
-        if first_due is None:
-            first_ok = None
-        elif acknowledged is not None:
-            first_ok = acknowledged <= first_due
-        else:
-            first_ok = False if status == "assigned" and now > first_due else None
-        if completion_due is None:
-            done_ok = None
-        elif resolved is not None:
-            done_ok = resolved <= completion_due
-        else:
-            done_ok = False if status == "in_progress" and now > completion_due else None
-        if keep is not None:
-            keep((to_verify, to_first, to_done, verify_ok, first_ok, done_ok))
         combos[
             (
                 status,
@@ -563,38 +518,35 @@ def count_rows(
                 agency_id,
                 channel,
                 week,
-                verify_ok,
-                first_ok,
-                done_ok,
-                # overdue_from()
-                (verify_ok is False and status == "submitted")
-                or (first_ok is False and acknowledged is None)
-                or (done_ok is False and resolved is None),
+                verify_met,
+                first_response_met,
+                completion_met,
+                overdue,
                 reopen_count > 0,
                 resolved is not None,
                 verdict,
                 rating,
             )
         ] += 1
+        # The durations are kept one by one (for medians and percentiles).
+        times = None
         if agency_id is not None:
             tally = agencies.get(agency_id)
             if tally is None:
                 tally = agencies[agency_id] = Tally()
             times = tally.times
-        else:
-            times = None
-        if to_verify is not None:
-            city_verify.append(to_verify)
+        if verify_days is not None:
+            city_verify.append(verify_days)
             if times is not None:
-                times[Stage.VERIFY].append(to_verify)
-        if to_first is not None:
-            city_first.append(to_first)
+                times[Stage.VERIFY].append(verify_days)
+        if first_response_days is not None:
+            city_first_response.append(first_response_days)
             if times is not None:
-                times[Stage.FIRST_RESPONSE].append(to_first)
-        if to_done is not None:
-            city_done.append(to_done)
+                times[Stage.FIRST_RESPONSE].append(first_response_days)
+        if completion_days is not None:
+            city_completion.append(completion_days)
             if times is not None:
-                times[Stage.COMPLETION].append(to_done)
+                times[Stage.COMPLETION].append(completion_days)
     for combo, count in combos.items():
         result.city.add_many(combo, count)
         if combo[3] is not None:

@@ -16,26 +16,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bot.core.i18n import Translator
+from bot.core.lifecycle import Status
 from bot.core.stats import Evaluation, Stage, Tally
 from bot.reports.tables import plain
 
-STATUS_ORDER = (
-    "submitted",
-    "needs_info",
-    "assigned",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-)
+STATUS_ORDER = tuple(Status)  # the lifecycle's order
 STATUS_COLOURS = {
-    "submitted": "#9e9e9e",
-    "needs_info": "#ffb300",
-    "assigned": "#42a5f5",
-    "in_progress": "#1e88e5",
-    "resolved": "#66bb6a",
-    "closed": "#2e7d32",
-    "rejected": "#e53935",
+    Status.SUBMITTED: "#9e9e9e",
+    Status.NEEDS_INFO: "#ffb300",
+    Status.ASSIGNED: "#42a5f5",
+    Status.IN_PROGRESS: "#1e88e5",
+    Status.RESOLVED: "#66bb6a",
+    Status.CLOSED: "#2e7d32",
+    Status.REJECTED: "#e53935",
 }
 FONT = 13
 

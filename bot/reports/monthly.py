@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.i18n import Translator
+from bot.core.lifecycle import Verdict
 from bot.core.periods import Period
 from bot.core.stats import Evaluation, Stage
 from bot.reports.charts import chart_labels, compliance_bars
@@ -45,9 +46,9 @@ def monthly_report_pdf(
     lines.append(
         text(
             "stats.file.pdf_verdicts",
-            fixed=city.verdicts["fixed"],
-            partly=city.verdicts["partly"],
-            not_fixed=city.verdicts["not_fixed"],
+            fixed=city.verdicts[Verdict.FIXED],
+            partly=city.verdicts[Verdict.PARTLY],
+            not_fixed=city.verdicts[Verdict.NOT_FIXED],
             rating=none if city.mean_rating is None else f"{city.mean_rating:.1f}",
         )
     )

@@ -1,4 +1,4 @@
-"""One report as an export row, with privacy applied by the requester's role.
+"""Reports as export rows, with privacy applied by the requester's role.
 
 Export columns (the XLSX "reports" sheet and the CSV, in this order; the CSV header uses the
 keys, the XLSX header the catalog's labels ``stats.column.<key>``): tracking_code,
@@ -6,9 +6,10 @@ submitted_at, kind, category, agency, channel, privacy, status, district, addres
 description, reporter, assigned_at, acknowledged_at, resolved_at, closed_at, verify_due_at,
 first_response_due_at, completion_due_at, days_to_verification, days_to_first_follow_up,
 days_to_resolution, verify_on_time, first_response_on_time, completion_on_time, reopen_count,
-verdict, rating. Moments are local (``settings.timezone``) ``YYYY-MM-DD HH:MM``; kinds, channels,
-privacy, statuses and verdicts are the stable codes; *_on_time is ``yes``/``no``/empty (see
-``bot.core.stats.compliance``); days are working days with two decimals.
+verdict, rating. Moments are local (``settings.timezone``) ``YYYY-MM-DD HH:MM``; kinds,
+channels, privacy, statuses, verdicts and the *_on_time answers are the catalog's words in the
+requester's language (``CellLabels``; *_on_time is yes / no / empty, see
+``bot.core.stats.measure``); days are working days with two decimals.
 
 Privacy: an anonymous reporter's identity is in no export, whoever asks; viewers (evaluators)
 get no identity at all; a confidential report's description and address are redacted for
@@ -21,8 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.lifecycle import Privacy, Role
-from bot.core.stats import Measured, Stage, WorkingClock
+from bot.core.i18n import Translator
+from bot.core.lifecycle import Channel, Privacy, ReportKind, Role, Status, Verdict
+from bot.core.stats import Measured, WorkingClock
+from bot.reports.tables import plain
 from storage.stats import ExportRow, Names
 
 COLUMNS = (
@@ -58,6 +61,36 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
+class CellLabels:
+    """The catalog's words for the coded columns in one language: stored code -> label."""
+
+    kind: dict[str, str]
+    channel: dict[str, str]
+    privacy: dict[str, str]
+    status: dict[str, str]
+    verdict: dict[str | None, str]  # None (no verdict): empty
+    on_time: dict[bool | None, str]  # True yes, False no, None (not counted): empty
+
+
+def cell_labels(translator: Translator, locale: str) -> CellLabels:
+    """The coded columns' words in ``locale`` (plain text: no markup in a spreadsheet)."""
+
+    def label(key: str) -> str:
+        return plain(translator, locale, key)
+
+    verdicts: dict[str | None, str] = {v.value: label(f"stats.verdict.{v}") for v in Verdict}
+    verdicts[None] = ""
+    return CellLabels(
+        kind={k.value: label(f"stats.kind.{k}") for k in ReportKind},
+        channel={c.value: label(f"channel.{c}") for c in Channel},
+        privacy={p.value: label(f"stats.privacy.{p}") for p in Privacy},
+        status={s.value: label(f"stats.status.{s}") for s in Status},
+        verdict=verdicts,
+        on_time={True: label("stats.yes"), False: label("stats.no"), None: ""},
+    )
+
+
+@dataclass(frozen=True)
 class RecordPolicy:
     """What the requester may see, and the words that stand in for what they may not."""
 
@@ -67,18 +100,8 @@ class RecordPolicy:
     hidden: str
     unassigned: str
     locale: str
-
-
-def _when(stamp: float | None, clock: WorkingClock) -> str:
-    return "" if stamp is None else clock.local_text(stamp)
-
-
-def _days(value: float | None) -> float | str:
-    return "" if value is None else round(value, 2)
-
-
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("yes" if value else "no")
+    # The coded columns' words in the requester's language (``cell_labels``).
+    labels: CellLabels
 
 
 def reporter(row: ExportRow, policy: RecordPolicy) -> str:
@@ -97,50 +120,6 @@ def reporter(row: ExportRow, policy: RecordPolicy) -> str:
     return "; ".join(parts)
 
 
-def record(
-    row: ExportRow,
-    *,
-    policy: RecordPolicy,
-    names: Names,
-    clock: WorkingClock,
-    spans: dict[Stage, float | None],
-    outcomes: dict[Stage, bool | None],
-) -> list[Any]:
-    """The export columns of one report, privacy applied (``bot.core.stats.measure`` first)."""
-    report = row.report
-    secret = row.privacy == Privacy.CONFIDENTIAL and policy.role is not Role.SUPERADMIN
-    return [
-        row.tracking_code,
-        clock.local_text(report.submitted_at),
-        report.kind,
-        names.category(report.category_id, policy.locale),
-        names.agency(report.agency_id, policy.unassigned),
-        report.channel,
-        row.privacy,
-        report.status,
-        row.district or "",
-        policy.redacted if secret and row.address else (row.address or ""),
-        policy.redacted if secret else row.description,
-        reporter(row, policy),
-        _when(report.assigned_at, clock),
-        _when(report.acknowledged_at, clock),
-        _when(report.resolved_at, clock),
-        _when(report.closed_at, clock),
-        _when(report.verify_due_at, clock),
-        _when(report.first_response_due_at, clock),
-        _when(report.completion_due_at, clock),
-        _days(spans[Stage.VERIFY]),
-        _days(spans[Stage.FIRST_RESPONSE]),
-        _days(spans[Stage.COMPLETION]),
-        _yes_no(outcomes[Stage.VERIFY]),
-        _yes_no(outcomes[Stage.FIRST_RESPONSE]),
-        _yes_no(outcomes[Stage.COMPLETION]),
-        report.reopen_count,
-        report.verdict or "",
-        "" if report.rating is None else report.rating,
-    ]
-
-
 def records(
     rows: Sequence[ExportRow],
     measured: Sequence[Measured],
@@ -149,7 +128,19 @@ def records(
     names: Names,
     clock: WorkingClock,
 ) -> list[list[Any]]:
-    """``record`` for a batch (same columns), with the per-row lookups made once a batch."""
+    """The export columns of each report (``measured``: its ``bot.core.stats.measure``).
+
+    A year is a million rows: the look-ups are made once a batch, and a cell's text is built
+    inline rather than by a function call per cell.
+    """
+    labels = policy.labels
+    kinds, channels, privacies, statuses = (
+        labels.kind,
+        labels.channel,
+        labels.privacy,
+        labels.status,
+    )
+    verdicts, on_time = labels.verdict, labels.on_time
     text = clock.local_text
     locale_en = policy.locale == "en"
     categories = {key: (en if locale_en else id_) for key, (id_, en) in names.categories.items()}
@@ -162,36 +153,40 @@ def records(
     keep = due.setdefault
     out: list[list[Any]] = []
     append = out.append
-    for row, (to_verify, to_first, to_done, verify_ok, first_ok, done_ok) in zip(
-        rows, measured, strict=True
-    ):
+    for row, figures in zip(rows, measured, strict=True):
         report = row.report
-        secret = row.privacy == Privacy.CONFIDENTIAL and not superadmin
-        category_id = report.category_id
-        agency_id = report.agency_id
+        (
+            status,
+            kind,
+            category_id,
+            agency_id,
+            channel,
+            submitted,
+            assigned,
+            acknowledged,
+            resolved,
+            closed,
+            verify_due,
+            first_due,
+            completion_due,
+            reopen_count,
+            verdict,
+            rating,
+        ) = report
+        to_verify, to_first, to_done, verify_met, first_met, done_met, _, _ = figures
+        privacy = row.privacy
+        secret = privacy == Privacy.CONFIDENTIAL and not superadmin
         category = categories.get(category_id)
-        assigned, acknowledged, resolved, closed = (
-            report.assigned_at,
-            report.acknowledged_at,
-            report.resolved_at,
-            report.closed_at,
-        )
-        verify_due, first_due, completion_due = (
-            report.verify_due_at,
-            report.first_response_due_at,
-            report.completion_due_at,
-        )
-        rating = report.rating
         append(
             [
                 row.tracking_code,
-                text(report.submitted_at),
-                report.kind,
+                text(submitted),
+                kinds.get(kind, kind),
                 str(category_id) if category is None else category,
                 unassigned if agency_id is None else agencies.get(agency_id, unassigned),
-                report.channel,
-                row.privacy,
-                report.status,
+                channels.get(channel, channel),
+                privacies.get(privacy, privacy),
+                statuses.get(status, status),
                 row.district or "",
                 redacted if secret and row.address else (row.address or ""),
                 redacted if secret else row.description,
@@ -210,11 +205,11 @@ def records(
                 "" if to_verify is None else round(to_verify, 2),
                 "" if to_first is None else round(to_first, 2),
                 "" if to_done is None else round(to_done, 2),
-                "" if verify_ok is None else ("yes" if verify_ok else "no"),
-                "" if first_ok is None else ("yes" if first_ok else "no"),
-                "" if done_ok is None else ("yes" if done_ok else "no"),
-                report.reopen_count,
-                report.verdict or "",
+                on_time[verify_met],
+                on_time[first_met],
+                on_time[done_met],
+                reopen_count,
+                verdicts.get(verdict, verdict),
                 "" if rating is None else rating,
             ]
         )

@@ -46,7 +46,7 @@ from bot.logs import chat_ref
 from bot.reports.charts import ChartLabels, chart_labels, compliance_bars, stats_chart_png
 from bot.reports.files import CsvExport, ExportFile, Finished, XlsxExport
 from bot.reports.monthly import monthly_report_pdf
-from bot.reports.records import COLUMNS, RecordPolicy, records
+from bot.reports.records import COLUMNS, RecordPolicy, cell_labels, records
 from bot.reports.summary import Scope, summary_messages
 from bot.reports.tables import AGENCY_COLUMNS, agency_rows, plain
 from bot.settings import Settings
@@ -356,6 +356,7 @@ class ReportRunner:
             hidden=self._plain(job, "stats.hidden"),
             unassigned=self._plain(job, "stats.unassigned"),
             locale=job.locale,
+            labels=cell_labels(self.translator, job.locale),
         )
 
     async def build_export(

@@ -123,7 +123,7 @@ def summary_messages(
         "reopened": tally.reopened,
         "resolved": tally.ever_resolved,
     }
-    verdicts = {v: tally.verdicts[v] for v in VERDICTS}
+    verdicts = {v.value: tally.verdicts[v] for v in VERDICTS}
     rating = none if tally.mean_rating is None else f"{tally.mean_rating:.1f}"
     city_rating = none if city.mean_rating is None else f"{city.mean_rating:.1f}"
     if compare:

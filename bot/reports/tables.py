@@ -10,9 +10,11 @@ without reports; the last row is the whole city (reports not yet forwarded inclu
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from bot.core.i18n import Translator
+from bot.core.lifecycle import Status, Verdict
 from bot.core.stats import Evaluation, Stage, Tally
 from storage.stats import Names
 
@@ -34,12 +36,14 @@ AGENCY_COLUMNS = (
     "not_fixed",
     "mean_rating",
 )
-OPEN = ("submitted", "needs_info", "assigned", "in_progress")
+# Waiting for the city or the agency (needs_info too: the citizen was asked).
+OPEN = (Status.SUBMITTED, Status.NEEDS_INFO, Status.ASSIGNED, Status.IN_PROGRESS)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def plain(translator: Translator, locale: str, key: str, /, **values: object) -> str:
-    """Catalog text for a file (PDF, XLSX, chart): no HTML escaping."""
-    return html.unescape(translator(locale, key, **values))
+    """Catalog text for a file (PDF, XLSX, CSV, chart): no HTML tags, no HTML escaping."""
+    return html.unescape(_TAG.sub("", translator(locale, key, **values)))
 
 
 def days(value: float | None, none: str = "—") -> str:
@@ -73,9 +77,9 @@ def tally_row(name: str, tally: Tally) -> list[Any]:
         rounded(tally.p90(Stage.COMPLETION)),
         rounded(tally.compliance_rate(Stage.COMPLETION), 4),
         rounded(tally.reopen_rate, 4),
-        tally.verdicts["fixed"],
-        tally.verdicts["partly"],
-        tally.verdicts["not_fixed"],
+        tally.verdicts[Verdict.FIXED],
+        tally.verdicts[Verdict.PARTLY],
+        tally.verdicts[Verdict.NOT_FIXED],
         rounded(tally.mean_rating),
     ]
 

@@ -16,6 +16,7 @@ The arithmetic (WIB; Wednesday 18 Nov is a holiday in the fixture's calendar):
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import AsyncIterator
@@ -223,7 +224,20 @@ async def test_xlsx_for_a_viewer_hides_identities_and_confidential_text(world: W
     assert by_code[codes["A"]]["reporter"] == "[anonim]"
     assert by_code[codes["B"]]["description"] == "[dirahasiakan]"
     assert by_code[codes["B"]]["days_to_first_follow_up"] == 7
-    assert by_code[codes["B"]]["first_response_on_time"] == "no"
+    assert by_code[codes["B"]]["first_response_on_time"] == "Tidak"
+    # Codes are shown as the catalog's words in the requester's language (Indonesian here).
+    a, e = by_code[codes["A"]], by_code[codes["E"]]
+    assert (a["kind"], a["privacy"], a["status"], a["verdict"]) == (
+        "Pengaduan",
+        "Anonim",
+        "Selesai",
+        "Tuntas",
+    )
+    assert (a["verify_on_time"], a["channel"], e["channel"]) == (
+        "Ya",
+        "Telegram",
+        "Datang langsung",
+    )
     assert by_code[codes["A"]]["submitted_at"] == "2026-11-02 10:00"
     assert agencies[0] == [
         "OPD",
@@ -276,6 +290,10 @@ async def test_csv_for_an_agency_admin_has_only_their_agency(world: World) -> No
     codes = world.fixture.codes
     assert sorted(re.findall(r"TPI-2026-\d+", text)) == sorted(codes[x] for x in "ABF")
     assert "Siti" not in text and SECRET not in text and "[dirahasiakan]" in text
+    rows = {r["tracking_code"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows[codes["F"]]["status"] == "Ditindaklanjuti"
+    assert rows[codes["F"]]["verdict"] == "Belum tuntas"
+    assert rows[codes["B"]]["privacy"] == "Rahasia"
 
 
 async def test_the_monthly_report_on_the_first_working_day(world: World) -> None:

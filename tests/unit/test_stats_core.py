@@ -1,23 +1,31 @@
-"""Pure evaluation rules: periods, percentiles, fast working days, per-report definitions."""
+"""Pure evaluation rules: periods, percentiles, fast working days, per-report definitions.
+
+The per-report figures are tested through ``measure``, the function production counts with.
+"""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.core.calendar import WorkingCalendar
+from bot.core.lifecycle import RUNNING_DEADLINE, Deadline, Status
 from bot.core.periods import PeriodError, parse_period, previous_month
 from bot.core.stats import (
+    STAGES,
+    Evaluation,
+    Measured,
     ReportRow,
     Stage,
+    Tally,
     WorkingClock,
-    compliance,
-    durations,
+    count_rows,
     evaluate,
-    is_overdue,
+    measure,
     median,
     percentile,
 )
@@ -112,50 +120,142 @@ def row(**fields: object) -> ReportRow:
     return ReportRow(**stamps)  # type: ignore[arg-type]
 
 
+def measured(report: ReportRow) -> Measured:
+    clock = WorkingClock(CALENDAR)
+    clock.cover(date(2026, 10, 1), date(2026, 12, 31))
+    return measure(report, clock, STAMP)
+
+
 def test_an_open_report_past_its_deadline_counts_as_missed_and_overdue() -> None:
-    waiting = row(verify_due_at=wib(26, 23))
-    assert compliance(waiting, STAMP)[Stage.VERIFY] is False and is_overdue(waiting, STAMP)
-    not_yet = row(verify_due_at=wib(3, 23, month=12))
-    assert compliance(not_yet, STAMP)[Stage.VERIFY] is None and not is_overdue(not_yet, STAMP)
-    paused = row(status="needs_info", verify_due_at=wib(26, 23))
-    assert compliance(paused, STAMP)[Stage.VERIFY] is None  # needs_info pauses the clock
+    waiting = measured(row(verify_due_at=wib(26, 23)))
+    assert waiting.verify_met is False and waiting.overdue
+    not_yet = measured(row(verify_due_at=wib(3, 23, month=12)))
+    assert not_yet.verify_met is None and not not_yet.overdue
+    paused = measured(row(status="needs_info", verify_due_at=wib(26, 23)))
+    assert paused.verify_met is None and not paused.overdue  # needs_info pauses the clock
 
 
 def test_a_late_step_is_missed_but_no_longer_overdue() -> None:
-    late = row(
-        status="in_progress",
-        agency_id=1,
-        assigned_at=wib(9, 16),
-        first_response_due_at=wib(16, 23),
-        acknowledged_at=wib(19, 16),
-        completion_due_at=wib(3, 23, month=12),
-        verify_due_at=wib(11, 23),
-        submitted_at=wib(6, 16),
+    late = measured(
+        row(
+            status="in_progress",
+            agency_id=1,
+            assigned_at=wib(9, 16),
+            first_response_due_at=wib(16, 23),
+            acknowledged_at=wib(19, 16),
+            completion_due_at=wib(3, 23, month=12),
+            verify_due_at=wib(11, 23),
+            submitted_at=wib(6, 16),
+        )
     )
-    outcomes = compliance(late, STAMP)
-    assert outcomes == {Stage.VERIFY: True, Stage.FIRST_RESPONSE: False, Stage.COMPLETION: None}
-    assert not is_overdue(late, STAMP)
-    spans = durations(late, WorkingClock(CALENDAR))
-    assert spans[Stage.VERIFY] == pytest.approx(1.0)  # Fri 16:00 -> Mon 16:00
-    assert spans[Stage.FIRST_RESPONSE] == pytest.approx(7.0)
-    assert spans[Stage.COMPLETION] is None
+    assert (late.verify_met, late.first_response_met, late.completion_met) == (True, False, None)
+    assert not late.overdue
+    assert late.verify_days == pytest.approx(1.0)  # Fri 16:00 -> Mon 16:00
+    assert late.first_response_days == pytest.approx(7.0)
+    assert late.completion_days is None
+    assert late.week == date(2026, 11, 2)  # submitted on Friday 6 Nov
 
 
 def test_a_rejection_is_the_verification_and_a_reopened_report_has_none() -> None:
-    rejected = row(
-        status="rejected", closed_at=wib(23, 9), submitted_at=wib(16, 9), verify_due_at=wib(20, 23)
+    rejected = measured(
+        row(
+            status="rejected",
+            closed_at=wib(23, 9),
+            submitted_at=wib(16, 9),
+            verify_due_at=wib(20, 23),
+        )
     )
-    assert durations(rejected, WorkingClock(CALENDAR))[Stage.VERIFY] == pytest.approx(4.0)
-    assert compliance(rejected, STAMP)[Stage.VERIFY] is False
-    reopened = row(
-        status="assigned",
-        reopen_count=1,
-        assigned_at=wib(16, 9),
-        verify_due_at=wib(5, 23),
-        first_response_due_at=wib(3, 23, month=12),
+    assert rejected.verify_days == pytest.approx(4.0) and rejected.verify_met is False
+    assert not rejected.overdue  # decided, if late
+    reopened = measured(
+        row(
+            status="assigned",
+            reopen_count=1,
+            assigned_at=wib(16, 9),
+            verify_due_at=wib(5, 23),
+            first_response_due_at=wib(3, 23, month=12),
+        )
     )
-    assert durations(reopened, WorkingClock(CALENDAR))[Stage.VERIFY] is None
-    assert compliance(reopened, STAMP)[Stage.VERIFY] is None
+    assert reopened.verify_days is None and reopened.verify_met is None
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_the_deadline_missed_while_waiting_is_the_one_the_lifecycle_runs(status: Status) -> None:
+    """Every deadline passed, no step done: only the status's running deadline is missed."""
+    figures = measured(
+        row(
+            status=status.value,
+            verify_due_at=wib(20, 23),
+            first_response_due_at=wib(20, 23),
+            completion_due_at=wib(20, 23),
+        )
+    )
+    outcomes = dict(
+        zip(
+            STAGES,
+            (figures.verify_met, figures.first_response_met, figures.completion_met),
+            strict=True,
+        )
+    )
+    running = RUNNING_DEADLINE.get(status)
+    assert {stage for stage, met in outcomes.items() if met is False} == (
+        {running} if running else set()
+    )
+    assert all(met is None for stage, met in outcomes.items() if stage is not running)
+    assert figures.overdue is (running is not None)
+
+
+def test_a_report_row_holds_every_deadline_column() -> None:
+    assert Stage is Deadline
+    assert {deadline.field for deadline in Deadline} <= set(ReportRow._fields)
+
+
+def test_the_tallies_add_up_what_measure_gives_each_row() -> None:
+    """``count_rows`` counts per combination of values: the sums must be the rows' figures."""
+    rng = random.Random(13)
+    statuses = [s.value for s in Status]
+
+    def moment() -> datetime | None:
+        return None if rng.random() < 0.4 else wib(rng.randint(1, 30), rng.randint(0, 23))
+
+    rows = [
+        row(
+            status=rng.choice(statuses),
+            kind=rng.choice(["complaint", "aspiration"]),
+            agency_id=rng.choice([None, 1, 2]),
+            submitted_at=wib(rng.randint(1, 20), rng.randint(0, 23)),
+            assigned_at=moment(),
+            acknowledged_at=moment(),
+            resolved_at=moment(),
+            closed_at=moment(),
+            verify_due_at=moment(),
+            first_response_due_at=moment(),
+            completion_due_at=moment(),
+            reopen_count=rng.choice([0, 0, 1]),
+            verdict=rng.choice([None, "fixed", "partly", "not_fixed"]),
+            rating=rng.choice([None, 1, 4, 5]),
+        )
+        for _ in range(400)
+    ]
+    clock = WorkingClock(CALENDAR)
+    clock.cover(date(2026, 10, 1), date(2026, 12, 31))
+    result = Evaluation(Tally(), {}, [])
+    figures: list[Measured] = []
+    count_rows(result, rows[:150], clock=clock, now=STAMP, measured=figures)
+    count_rows(result, rows[150:], clock=clock, now=STAMP, measured=figures)  # a second batch
+    assert figures == [measure(r, clock, STAMP) for r in rows]
+    for scope, tally in [(None, result.city), *result.agencies.items()]:
+        mine = [(r, f) for r, f in zip(rows, figures, strict=True) if scope in (None, r.agency_id)]
+        assert tally.total == len(mine)
+        assert tally.overdue == sum(f.overdue for _, f in mine)
+        for index, stage in enumerate(STAGES):  # Measured: the three durations, then outcomes
+            outcomes = [f[3 + index] for _, f in mine]
+            assert tally.met[stage] == outcomes.count(True)
+            assert tally.missed[stage] == outcomes.count(False)
+            assert tally.times[stage] == [f[index] for _, f in mine if f[index] is not None]
+        assert sum(tally.by_status.values()) == len(mine)
+        assert tally.weekly == Counter((f.week, r.status) for r, f in mine)
+        assert tally.ratings == sum(r.rating is not None for r, _ in mine)
 
 
 def test_evaluate_counts_every_agency_asked_for_even_without_reports() -> None:
