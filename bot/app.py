@@ -28,6 +28,11 @@ Decisions:
   runs on, and this module imports neither aiogram nor python-telegram-bot.
 - A ``ConnectedApp`` runs once (a stopped dispatcher claims nothing more); connect again to run
   again.
+- Observability (issue 13): ``build_app`` makes the app's ``Metrics`` (its own Prometheus
+  registry, so several apps can live in one test process) and gives it to the processor;
+  ``_wire`` gives it to the dispatcher and the scheduler's jobs, and builds the
+  ``Observability`` routes (/healthz, /readyz, /metrics) that the runtime serves on
+  ``HTTP_LISTEN``. ``connect_app`` applies ``LOG_FORMAT`` to the process's log handler.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,6 +54,9 @@ from bot.core.calendar import WorkingCalendar, load_holidays
 from bot.core.i18n import Translator
 from bot.duties import Duties
 from bot.jobs import build_scheduler
+from bot.logs import use_log_format
+from bot.metrics import Metrics
+from bot.observability import Observability
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import UpdatePipeline
 from bot.processing import Clock, UpdateProcessor, system_clock
@@ -81,6 +89,7 @@ class App:
     processor: UpdateProcessor
     duties: Duties
     reference: ReferenceCounts
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def clock(self) -> Clock:
@@ -103,6 +112,7 @@ class ConnectedApp:
     reports: ReportRunner
     scheduler: AsyncIOScheduler
     runtime: BotRuntime
+    observability: Observability
 
     async def close(self) -> None:
         """Close the client's HTTP session, then release the database (after the run)."""
@@ -216,6 +226,7 @@ async def build_app(
         await engine.dispose()
         raise
     sessions = session_factory(engine)
+    metrics = Metrics()
     processor = UpdateProcessor(
         sessions=sessions,
         settings=settings,
@@ -224,15 +235,19 @@ async def build_app(
         clock=clock,
         bot_username=bot_username,
         serialize_writes=engine.dialect.name == "sqlite",
+        metrics=metrics,
     )
     duties = Duties(sessions, translator, calendar, settings)
-    return App(settings, engine, sessions, translator, calendar, processor, duties, reference)
+    return App(
+        settings, engine, sessions, translator, calendar, processor, duties, reference, metrics
+    )
 
 
 async def connect_app(
     settings: Settings, *, clock: Clock = system_clock, engine: AsyncEngine | None = None
 ) -> ConnectedApp:
     """The whole bot, ready to run: the client opened (getMe asked), then everything on it."""
+    use_log_format(settings.log_format)
     client = telegram_client(settings)
     await client.open()
     try:
@@ -255,6 +270,7 @@ def _wire(app: App, client: TelegramClient) -> ConnectedApp:
         worker_id=worker,
         rate_per_second=settings.outbox_rate_per_second,
         max_attempts=settings.outbox_max_attempts,
+        metrics=app.metrics,
     )
     reports = ReportRunner(
         sessions=app.sessions,
@@ -266,7 +282,19 @@ def _wire(app: App, client: TelegramClient) -> ConnectedApp:
         worker_id=worker,
     )
     scheduler = build_scheduler(
-        dispatcher=dispatcher, settings=settings, duties=app.duties, reports=reports, clock=clock
+        dispatcher=dispatcher,
+        settings=settings,
+        duties=app.duties,
+        reports=reports,
+        clock=clock,
+        metrics=app.metrics,
+    )
+    observability = Observability(
+        sessions=app.sessions,
+        metrics=app.metrics,
+        scheduler=scheduler,
+        clock=clock,
+        outbox_max_age_seconds=settings.ready_outbox_max_age_seconds,
     )
     pipeline = UpdatePipeline(
         processor=app.processor.process, sender=sender, album_wait=settings.album_wait_seconds
@@ -278,5 +306,6 @@ def _wire(app: App, client: TelegramClient) -> ConnectedApp:
         menu=CommandMenu(app.translator),
         scheduler=scheduler,
         dispatcher=dispatcher,
+        observability=observability,
     )
-    return ConnectedApp(app, client, dispatcher, reports, scheduler, runtime)
+    return ConnectedApp(app, client, dispatcher, reports, scheduler, runtime, observability)

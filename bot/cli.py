@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         # Before _settings(): the doctor reports each invalid setting as a line of its own.
         return asyncio.run(run_doctor())
     settings = _settings()
-    configure_logging(token=settings.telegram_bot_token)
+    configure_logging(token=settings.telegram_bot_token, log_format=settings.log_format)
     if args.command == "backup":
         return asyncio.run(run_backup(settings, args.path))
     if args.command == "migrate":

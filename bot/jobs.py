@@ -37,6 +37,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 
 from bot.duties import Duties
+from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.reports.runner import ReportRunner
 from bot.settings import Settings
@@ -128,19 +129,33 @@ class DatabaseHealth:
 
 
 def guarded(
-    health: DatabaseHealth, name: str, work: Callable[[], Awaitable[T]]
+    health: DatabaseHealth,
+    name: str,
+    work: Callable[[], Awaitable[T]],
+    metrics: Metrics | None = None,
 ) -> Callable[[], Awaitable[T | None]]:
     """``work`` as a job: skipped while the database is down, its connection errors counted
-    (not raised: APScheduler would log a traceback every tick)."""
+    (not raised: APScheduler would log a traceback every tick). With ``metrics``: each run
+    (not a skipped tick) and each failed run is counted by job id, and connection errors."""
+
+    # Made now, so every job shows (with 0) from the first scrape.
+    runs = metrics.job_runs.labels(name) if metrics is not None else None
+    failures = metrics.job_failures.labels(name) if metrics is not None else None
 
     async def job() -> T | None:
         if health.skip() or (health.down and not await health.back(name)):
             return None
+        if runs is not None:
+            runs.inc()
         try:
             result = await work()
         except Exception as error:
+            if failures is not None:
+                failures.inc()
             if not is_connection_error(error):
                 raise
+            if metrics is not None:
+                metrics.database_error("jobs")
             health.failed(error, name)
             return None
         health.succeeded()
@@ -163,10 +178,12 @@ def build_scheduler(
     reports: ReportRunner | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     health: DatabaseHealth | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler (not started): the outbox every few seconds; duties and reports if given.
 
-    Every job goes through ``health`` (a new ``DatabaseHealth`` unless given).
+    Every job goes through ``health`` (a new ``DatabaseHealth`` unless given) and counts its
+    runs and failures in ``metrics``, if given.
     """
     if health is None:
         health = DatabaseHealth()
@@ -181,9 +198,9 @@ def build_scheduler(
         health.probe = probe
     scheduler = AsyncIOScheduler(timezone=UTC)
     if duties is not None:
-        _add_duties(scheduler, duties, settings, clock, health)
+        _add_duties(scheduler, duties, settings, clock, health, metrics)
     if reports is not None:
-        _add_reports(scheduler, reports, settings, clock, health)
+        _add_reports(scheduler, reports, settings, clock, health, metrics)
         _runners[scheduler] = reports
     interval = settings.outbox_interval_seconds
     budget = interval * RUN_SHARE_OF_INTERVAL
@@ -192,7 +209,7 @@ def build_scheduler(
         return await dispatcher.run_until_idle(budget_seconds=budget)
 
     scheduler.add_job(
-        guarded(health, OUTBOX_JOB, deliver),
+        guarded(health, OUTBOX_JOB, deliver, metrics),
         "interval",
         seconds=interval,
         id=OUTBOX_JOB,
@@ -211,15 +228,18 @@ def _add_duties(
     settings: Settings,
     clock: Callable[[], datetime],
     health: DatabaseHealth,
+    metrics: Metrics | None,
 ) -> None:
     """Each duty with the clock's "now"; cadence from the settings (digest at local time)."""
     every = settings.deadline_scan_minutes
 
-    def run(duty: Callable[[datetime], Awaitable[int]]) -> Callable[[], Awaitable[int | None]]:
+    def run(
+        job_id: str, duty: Callable[[datetime], Awaitable[int]]
+    ) -> Callable[[], Awaitable[int | None]]:
         async def work() -> int:
             return await duty(clock())
 
-        return guarded(health, duty.__name__, work)
+        return guarded(health, job_id, work, metrics)
 
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     for name, duty, minutes in (
@@ -229,10 +249,12 @@ def _add_duties(
         ("citizen_updates", duties.send_citizen_updates, 60),
         ("prune", duties.prune, PRUNE_MINUTES),
     ):
-        scheduler.add_job(run(duty), "interval", minutes=minutes, id=name, name=name, **common)
+        scheduler.add_job(
+            run(name, duty), "interval", minutes=minutes, id=name, name=name, **common
+        )
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     scheduler.add_job(
-        run(duties.send_digests),
+        run("digest", duties.send_digests),
         "cron",
         hour=hour,
         minute=minute,
@@ -249,11 +271,12 @@ def _add_reports(
     settings: Settings,
     clock: Callable[[], datetime],
     health: DatabaseHealth,
+    metrics: Metrics | None,
 ) -> None:
     """/stats and /export requests, and the monthly report."""
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(
-        guarded(health, "reports", runner.run_due),
+        guarded(health, "reports", runner.run_due, metrics),
         "interval",
         seconds=settings.reports_interval_seconds,
         id="reports",
@@ -265,7 +288,7 @@ def _add_reports(
         return await runner.enqueue_monthly(clock())
 
     scheduler.add_job(
-        guarded(health, "monthly_report", monthly),
+        guarded(health, "monthly_report", monthly, metrics),
         "interval",
         minutes=settings.deadline_scan_minutes,
         id="monthly_report",

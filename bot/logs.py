@@ -9,6 +9,10 @@
 - Chat ids are logged through ``chat_ref``: a keyed hash, stable within a process (and across
   the processes of one bot, the key being derived from its token), not reversible by trying
   every id.
+- ``LOG_FORMAT``: ``text`` (one readable line per record) or ``json`` (``JsonFormatter``: one
+  JSON object per line with time, level, logger, message, the ``extra`` fields of the call
+  and the traceback, if any, as ``exception``). A traceback stays inside its record's object,
+  so every line of a JSON log parses on its own.
 
 Database errors carry no bound parameters because engines are created with
 ``hide_parameters=True`` (storage/database.py).
@@ -18,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
+import time
 import traceback
 from pathlib import Path
 
@@ -46,6 +52,52 @@ _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 _BARE_TOKEN = re.compile(r"(?<![\w:])\d{5,}:[A-Za-z0-9_-]{30,}")
 
 _chat_key = secrets.token_bytes(16)
+# The handler ``configure_logging`` made itself (None: none, or the caller gave its own).
+_own_handler: logging.Handler | None = None
+# The attributes every LogRecord has: the rest of a record's ``__dict__`` came from ``extra``.
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: time (UTC, ISO 8601), level, logger, message,
+    the call's ``extra`` fields, and ``exception`` (the redacted traceback) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self._time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    @staticmethod
+    def _time(record: logging.LogRecord) -> str:
+        seconds = int(record.created)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        return f"{stamp}.{int((record.created - seconds) * 1000):03d}Z"
+
+
+def formatter(log_format: str = "text") -> logging.Formatter:
+    """The formatter of a ``LOG_FORMAT`` value (``text`` or ``json``)."""
+    if log_format == "json":
+        return JsonFormatter()
+    if log_format == "text":
+        return logging.Formatter(FORMAT)
+    raise ValueError(f"unknown log format {log_format!r} (text or json)")
 
 
 class RedactingFilter(logging.Filter):
@@ -80,17 +132,22 @@ class RedactingFilter(logging.Filter):
 
 
 def configure_logging(
-    *, token: str = "", level: int = logging.INFO, handler: logging.Handler | None = None
+    *,
+    token: str = "",
+    level: int = logging.INFO,
+    handler: logging.Handler | None = None,
+    log_format: str = "text",
 ) -> logging.Handler:
     """Set up the root logger once for a process; returns the (redacting) root handler.
 
-    ``handler`` replaces the default stderr handler (tests capture with their own).
+    ``handler`` replaces the default stderr handler (tests capture with their own; it keeps
+    its formatter). ``log_format``: ``text`` or ``json`` (``LOG_FORMAT``).
     """
-    global _chat_key
+    global _chat_key, _own_handler
     root = logging.getLogger()
     if handler is None:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler = _own_handler = logging.StreamHandler()
+        handler.setFormatter(formatter(log_format))
         for old in list(root.handlers):
             root.removeHandler(old)
     handler.addFilter(RedactingFilter([token]))
@@ -101,6 +158,14 @@ def configure_logging(
     if token:
         _chat_key = hashlib.sha256(b"aduan-log-chat:" + token.encode()).digest()
     return handler
+
+
+def use_log_format(log_format: str) -> None:
+    """Switch the stderr handler ``configure_logging`` made to ``log_format`` (a handler a
+    caller gave keeps its own formatter). bot/app.py applies ``LOG_FORMAT`` with it when it
+    wires a running bot, so ``aduan run`` logs in that format whoever set up logging."""
+    if _own_handler is not None:
+        _own_handler.setFormatter(formatter(log_format))
 
 
 def chat_ref(chat_id: int | None) -> str:

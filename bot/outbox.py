@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.replies import Message
+from bot.metrics import Metrics
 from bot.sending import Rejected, RetryAfter, Transient, Unreachable, media_batches
 from storage.database import SessionFactory, is_connection_error
 from storage.models import Notification
@@ -131,6 +132,7 @@ class OutboxDispatcher:
         lease: timedelta = timedelta(seconds=60),
         backoff_base: float = 2.0,
         backoff_cap: float = 300.0,
+        metrics: Metrics | None = None,
     ) -> None:
         if rate_per_second <= 0 or max_attempts < 1 or batch_size < 1:
             raise ValueError("rate_per_second, max_attempts and batch_size must be positive")
@@ -144,6 +146,8 @@ class OutboxDispatcher:
         self.lease = lease
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        # Sent / retried / dead / unreachable, counted when recorded (bot/metrics.py).
+        self.metrics = metrics
         # A batch must be sendable well within the lease, or its tail would be re-claimed.
         self.batch_size = max(1, min(batch_size, int(rate_per_second * lease.total_seconds() / 2)))
         self.limiter = RateLimiter(rate_per_second)
@@ -326,6 +330,8 @@ class OutboxDispatcher:
             await uow.commit()
         if applied:
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if self.metrics is not None:
+                self.metrics.delivered(outcome)
         else:
             log.warning("notification %s was re-claimed by another worker", row.id)
             report.lost += 1

@@ -17,6 +17,15 @@ InterfaceError, a dropped connection …) AND a ``SELECT 1`` in a fresh session 
 second check keeps a flow bug that SQLite reports as an OperationalError ("no such column")
 or a momentary lock from stalling the bot forever: the database answers, so the update is
 tried again up to ``ATTEMPTS`` times and then answered with the generic error and confirmed.
+
+Every call of ``process`` ends with one line on the ``aduan.updates`` logger (INFO) and one
+count in the metrics (bot/metrics.py, when given): update id, kind (message, command,
+callback, edited, other), the chat as ``chat_ref`` (a keyed hash, never the id), the flow and
+step the update was handled in (the conversation state as loaded; "-" outside a flow), the
+tracking code when the replies name exactly one report (a list of several names none), the
+outcome (ok, error, duplicate, db_unavailable) and the processing time in ms. Nothing else of
+the update: no name, username, phone or text (rule 11). An update retried during a database
+outage gets one line (db_unavailable) per attempt, then its final one.
 """
 
 from __future__ import annotations
@@ -24,7 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -33,8 +45,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.calendar import WorkingCalendar
 from bot.core.events import Event
 from bot.core.i18n import Translator
-from bot.core.replies import Message, Reply
-from bot.logs import failure
+from bot.core.replies import EditMessage, Message, Notice, Reply, Upload
+from bot.logs import chat_ref, failure
+from bot.metrics import Metrics
 from bot.pipeline import DatabaseUnavailable
 from bot.settings import Settings
 from handlers.context import Context
@@ -48,6 +61,7 @@ from storage.unit_of_work import UnitOfWork
 from storage.updates import already_processed, mark_processed
 
 log = logging.getLogger(__name__)
+updates_log = logging.getLogger("aduan.updates")
 
 Clock = Callable[[], datetime]
 ATTEMPTS = 3
@@ -58,6 +72,28 @@ PROBE_SECONDS = 10.0
 def system_clock() -> datetime:
     """Now, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass
+class Trace:
+    """What one ``process`` call found out, for its log line and metrics."""
+
+    outcome: str = "error"
+    flow: str = "-"
+    step: str = "-"
+
+
+def update_kind(event: Event) -> str:
+    """message, command, callback, edited or other (the metrics' ``kind`` label)."""
+    if event.is_callback:
+        return "callback"
+    if event.edited:
+        return "edited"
+    if event.command is not None:
+        return "command"
+    if event.text or event.attachments or event.location or event.unsupported:
+        return "message"
+    return "other"
 
 
 class UpdateProcessor:
@@ -73,8 +109,12 @@ class UpdateProcessor:
         clock: Clock = system_clock,
         bot_username: str = "",
         serialize_writes: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
+        self.metrics = metrics
+        # A tracking code in a reply (TPI-2026-000042): logged, never anything else of it.
+        self._code = re.compile(rf"\b{re.escape(settings.tracking_prefix)}-\d{{4}}-\d+\b")
         self.settings = settings
         self.translator = translator
         self.calendar = calendar
@@ -94,17 +134,72 @@ class UpdateProcessor:
 
         Raises ``DatabaseUnavailable`` when the database cannot be reached (nothing stored).
         """
+        started = time.perf_counter()
+        trace = Trace()
+        replies: list[Reply] = []
+        try:
+            replies = await self._process(event, trace)
+        except DatabaseUnavailable:
+            trace.outcome = "db_unavailable"
+            raise
+        finally:
+            self._observe(event, trace, replies, time.perf_counter() - started)
+        return replies
+
+    def _observe(self, event: Event, trace: Trace, replies: list[Reply], seconds: float) -> None:
+        """The update's one log line and its metrics."""
+        kind = update_kind(event)
+        if self.metrics is not None:
+            self.metrics.observe_update(kind, trace.outcome, seconds)
+        if not updates_log.isEnabledFor(logging.INFO):
+            return
+        code = self._tracking_code(replies) if trace.outcome == "ok" else None
+        fields = {
+            "update_id": event.update_id,
+            "kind": kind,
+            "chat": chat_ref(event.chat_id),
+            "flow": trace.flow,
+            "step": trace.step,
+            "code": code,
+            "outcome": trace.outcome,
+            "latency_ms": round(seconds * 1000, 1),
+        }
+        updates_log.info(
+            "update %s %s %s %s/%s code=%s %s %.1f ms",
+            event.update_id,
+            kind,
+            fields["chat"],
+            trace.flow,
+            trace.step,
+            code or "-",
+            trace.outcome,
+            fields["latency_ms"],
+            extra=fields,
+        )
+
+    def _tracking_code(self, replies: list[Reply]) -> str | None:
+        """The tracking code the replies name, if they name exactly one."""
+        codes: set[str] = set()
+        for reply in replies:
+            if isinstance(reply, Message | EditMessage | Notice):
+                codes.update(self._code.findall(reply.text))
+            elif isinstance(reply, Upload):
+                codes.update(self._code.findall(reply.caption))
+        return codes.pop() if len(codes) == 1 else None
+
+    async def _process(self, event: Event, trace: Trace) -> list[Reply]:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 try:
                     async with self._write_lock:
-                        return await self._process_once(event)
+                        return await self._process_once(event, trace)
                 except IntegrityError as error:
                     # The same update committed by another process in the meantime: skip it.
                     async with UnitOfWork(self.sessions) as uow:
                         if await already_processed(
                             session=uow.session, update_ids=event.all_update_ids
                         ):
+                            trace.outcome = "duplicate"
                             return []
                     log.error("integrity error on update %s: %s", event.update_id, failure(error))
                     break
@@ -112,6 +207,8 @@ class UpdateProcessor:
                 log.info("update %s raced another process (attempt %s)", event.update_id, attempt)
             except Exception as error:
                 if is_connection_error(error):
+                    if self.metrics is not None:
+                        self.metrics.database_error("updates")
                     if not await self._database_reachable():
                         raise DatabaseUnavailable(type(error).__name__) from error
                     if attempt < ATTEMPTS:
@@ -124,6 +221,7 @@ class UpdateProcessor:
                         continue
                 log.error("update %s failed: %s", event.update_id, failure(error))
                 break
+        trace.outcome = "error"
         locale = self.translator.pick(event.user.language_code)
         return [Message(self.translator(locale, "common.error"))]
 
@@ -141,12 +239,13 @@ class UpdateProcessor:
             return False
         return True
 
-    async def _process_once(self, event: Event) -> list[Reply]:
+    async def _process_once(self, event: Event, trace: Trace) -> list[Reply]:
         now = self.clock()
         async with UnitOfWork(self.sessions) as uow:
             session = uow.session
             if await already_processed(session=session, update_ids=event.all_update_ids):
                 log.info("skipping redelivered update %s", event.update_id)
+                trace.outcome = "duplicate"
                 return []
             citizen = await upsert_citizen(session=session, sender=event.user)
             if citizen.locale is None:
@@ -157,6 +256,8 @@ class UpdateProcessor:
             loaded = await load_state(
                 session=session, chat_id=event.chat_id, user_id=event.user.user_id, now=now
             )
+            if loaded.state is not None:
+                trace.flow, trace.step = loaded.state.flow, loaded.state.step
             ctx = Context(
                 session=session,
                 settings=self.settings,
@@ -182,4 +283,5 @@ class UpdateProcessor:
             )
             await mark_processed(session=session, update_ids=event.all_update_ids, now=now)
             await uow.commit()
+            trace.outcome = "ok"
             return replies

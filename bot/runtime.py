@@ -41,8 +41,17 @@ Nothing is confirmed to Telegram before it is safe (ARCHITECTURE rule 9, issue 1
   own failures: 429 waits ``retry_after``; anything else backs off 0.5 s … 30 s.
 - Webhook: 200 only once the update is processed; 503 while the database is unavailable or
   after ``WEBHOOK_PROCESSING_SECONDS`` (Telegram delivers it again; the pipeline does not queue
-  an update twice); a body that is not a readable update is logged (update_id and error class)
-  and answered 200, because Telegram would resend it forever.
+  an update twice), and from a stop on; a body that is not a readable update is logged
+  (update_id and error class) and answered 200, because Telegram would resend it forever.
+
+Aduan's HTTP server (issue 13) runs in both modes on ``HTTP_LISTEN`` (``settings.http_address``):
+``/healthz``, ``/readyz`` and ``/metrics`` (bot/observability.py), and in webhook mode the
+webhook path too. It starts first, so ``/healthz`` answers while the bot starts, and stops last,
+after the pipeline is drained and the scheduler stopped, so the webhook requests waiting for
+their update are answered on the way. ``HTTP_LISTEN=off`` runs polling without it. An address
+that cannot be bound fails a webhook run; in polling mode it is logged as an error and the bot
+runs on without the server: citizens keep being answered, and the missing ``/healthz`` is what
+the operator's monitoring notices.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import CommandMenu
 from bot.jobs import stop_scheduler
+from bot.observability import Observability
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import NotProcessed, UpdatePipeline
 from bot.sending import BotApi, RetryAfter, TelegramSender
@@ -164,6 +174,7 @@ class BotRuntime:
         menu: CommandMenu,
         scheduler: AsyncIOScheduler,
         dispatcher: OutboxDispatcher,
+        observability: Observability | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -172,19 +183,29 @@ class BotRuntime:
         # The scheduler runs the dispatcher's job; stopping it lets that batch finish first.
         self.scheduler = scheduler
         self.dispatcher = dispatcher
+        self.observability = observability
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self._started = False
+        # Where the HTTP server listens once started (port 0 in HTTP_LISTEN: the one chosen).
+        self.http_address: tuple[str, int] | None = None
 
     def stop(self) -> None:
         """Ask the runtime to finish (safe from a signal handler)."""
         self._stop.set()
+
+    def status(self) -> str:
+        """Whether updates are taken, for /readyz: "ok", "starting" or "stopping"."""
+        if self._stop.is_set():
+            return "stopping"
+        return "ok" if self.ready.is_set() else "starting"
 
     async def run(self) -> None:
         """Receive and answer updates until stopped; drains work in flight before returning."""
         if self._started:
             raise RuntimeError("a BotRuntime runs once; build a new app to run again")
         self._started = True
+        server = await self._start_http()
         try:
             for language, commands in self.menu.by_language().items():
                 await self.client.set_commands(language, commands)
@@ -195,8 +216,57 @@ class BotRuntime:
             self.pipeline.close()
             await self.pipeline.drain()
         finally:
-            # Notifications stop (finishing the batch in flight) before the client closes.
-            await stop_scheduler(self.scheduler, dispatcher=self.dispatcher)
+            try:
+                # Notifications stop (finishing the batch in flight) before the client closes.
+                await stop_scheduler(self.scheduler, dispatcher=self.dispatcher)
+            finally:
+                if server is not None:
+                    await server.cleanup()
+
+    async def _start_http(self) -> web.AppRunner | None:
+        """The HTTP server on ``HTTP_LISTEN`` (None: off, or unusable in polling mode)."""
+        webhook = self.settings.bot_mode == BotMode.WEBHOOK
+        address = self.settings.http_address
+        if self.settings.listen_from_old_name:
+            log.warning("WEBHOOK_LISTEN is the old name of HTTP_LISTEN: please rename it")
+        if not webhook and self.observability is None:
+            return None  # nothing to serve (a runtime built without bot/app.py)
+        if address is None:
+            if webhook:
+                raise RuntimeError(
+                    "BOT_MODE=webhook needs HTTP_LISTEN (the webhook is served there)"
+                )
+            log.info("HTTP_LISTEN is off: no /healthz, /readyz or /metrics")
+            return None
+        app = web.Application()
+        if self.observability is not None:
+            self.observability.add_routes(app, runtime=self.status)
+        paths = ["/healthz", "/readyz", "/metrics"] if self.observability else []
+        if webhook:
+            path = urlparse(self.settings.webhook_url).path or "/"
+            app.router.add_post(path, self._webhook_handler())
+            paths.append(f"{path} (webhook)")
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = address
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            await runner.cleanup()
+            if webhook:
+                raise
+            log.error(
+                "HTTP_LISTEN %s:%s cannot be used (%s): no /healthz, /readyz or /metrics; "
+                "the bot runs on without them",
+                host,
+                port,
+                type(error).__name__,
+            )
+            return None
+        bound = runner.addresses[0] if runner.addresses else (host, port)
+        self.http_address = (str(bound[0]), int(bound[1]))
+        log.info("HTTP server on %s:%s: %s", *self.http_address, ", ".join(paths))
+        return runner
 
     def _became_ready(self) -> None:
         # Notifications and duties start once updates flow.
@@ -324,19 +394,10 @@ class BotRuntime:
         await asyncio.wait({stopped}, timeout=max(seconds, 0.0))
 
     async def _run_webhook(self) -> None:
-        app = web.Application()
-        path = urlparse(self.settings.webhook_url).path or "/"
-        app.router.add_post(path, self._webhook_handler())
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        host, port = self.settings.webhook_host_port
-        await web.TCPSite(runner, host, port).start()
-        try:
-            await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
-            self._became_ready()
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
+        # The webhook path is served by the HTTP server (``_start_http``), already listening.
+        await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
+        self._became_ready()
+        await self._stop.wait()
 
     def _webhook_handler(self) -> Callable[[web.Request], Awaitable[web.Response]]:
         expected = self.settings.webhook_secret.encode()
@@ -346,6 +407,9 @@ class BotRuntime:
             given = request.headers.get(SECRET_HEADER, "").encode()
             if not hmac.compare_digest(given, expected):
                 return web.Response(status=401, text="Unauthorized")
+            if self._stop.is_set():
+                # Stopping: Telegram delivers it again (to another worker, or after the restart).
+                return web.json_response({"ok": False}, status=503)
             data: object = None
             try:
                 data = await request.json()

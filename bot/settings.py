@@ -23,6 +23,17 @@ class BotMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class LogFormat(StrEnum):
+    """How log lines are written (bot/logs.py)."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+# Where Aduan's HTTP server listens when neither HTTP_LISTEN nor WEBHOOK_LISTEN is set.
+DEFAULT_HTTP_LISTEN = "127.0.0.1:8080"
+
+
 class RuntimeName(StrEnum):
     """Which Telegram framework runs the bot (both behave the same; see the README)."""
 
@@ -42,7 +53,15 @@ class Settings(BaseSettings):
     runtime: RuntimeName = RuntimeName.AIOGRAM
     webhook_url: str = ""
     webhook_secret: str = ""
-    webhook_listen: str = "127.0.0.1:8080"
+    # Aduan's HTTP server (/healthz, /readyz, /metrics; the webhook path in webhook mode):
+    # host:port, default 127.0.0.1:8080; "off" or empty: no server (polling mode only).
+    # WEBHOOK_LISTEN is its old name, still read when HTTP_LISTEN is not set (``http_address``).
+    http_listen: str | None = None
+    webhook_listen: str | None = None
+    # One line per record: "text" (readable) or "json" (one object per line).
+    log_format: LogFormat = LogFormat.TEXT
+    # /readyz fails when the oldest due notification has waited longer than this.
+    ready_outbox_max_age_seconds: float = Field(default=300, gt=0)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Asia/Jakarta"
     default_locale: str = "id"
@@ -94,6 +113,14 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @field_validator("http_listen", "webhook_listen")
+    @classmethod
+    def _listen_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_listen(value)  # raises ValueError with the reason
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod
@@ -157,13 +184,36 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "BOT_MODE=webhook needs WEBHOOK_SECRET: 16-256 characters of A-Z a-z 0-9 _ -"
                 )
+            if self.http_address is None:
+                raise ValueError("BOT_MODE=webhook needs HTTP_LISTEN (the webhook is served there)")
         return self
 
     @property
-    def webhook_host_port(self) -> tuple[str, int]:
-        """WEBHOOK_LISTEN split into host and port."""
-        host, _, port = self.webhook_listen.rpartition(":")
-        return host or "127.0.0.1", int(port)
+    def http_address(self) -> tuple[str, int] | None:
+        """Where the HTTP server listens: HTTP_LISTEN, else the old WEBHOOK_LISTEN, else
+        127.0.0.1:8080; None when it is off. (A property, not a validator: ``model_copy``
+        with either name keeps working.)"""
+        value = self.http_listen if self.http_listen is not None else self.webhook_listen
+        return parse_listen(DEFAULT_HTTP_LISTEN if value is None else value)
+
+    @property
+    def listen_from_old_name(self) -> bool:
+        """Whether the address comes from WEBHOOK_LISTEN (worth a warning: renamed)."""
+        return self.http_listen is None and self.webhook_listen is not None
+
+
+def parse_listen(value: str) -> tuple[str, int] | None:
+    """``host:port`` (``[::1]:8080`` for IPv6; port 0: any free one) as a pair; None for
+    ``off`` or empty. Raises ValueError for anything else."""
+    text = value.strip()
+    if text.lower() in {"", "off"}:
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(
+            f"{text!r} is no listen address: use host:port (e.g. 127.0.0.1:8080) or off"
+        )
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -59,6 +59,7 @@ def sandbox_settings(base: Settings, *, api_url: str, database: Path, admin_id: 
             "telegram_bot_token": SANDBOX_TOKEN,
             "telegram_api_url": api_url,
             "database_url": f"sqlite+aiosqlite:///{database}",
+            "http_listen": "off",  # the page is the sandbox's only web server
             "bot_mode": BotMode.POLLING,
             "admin_ids": [admin_id],
             # Training happens at any hour, and notifications should show up promptly.

@@ -96,12 +96,13 @@ class BotProcess:
             BOT_MODE=settings.bot_mode.value,
             QUIET_HOURS="",
             ALBUM_WAIT_SECONDS="0.3",
+            HTTP_LISTEN="127.0.0.1:0",  # polling: the health server on any free port
         )
         if settings.bot_mode is BotMode.WEBHOOK:
             env.update(
                 WEBHOOK_URL=settings.webhook_url,
                 WEBHOOK_SECRET=settings.webhook_secret,
-                WEBHOOK_LISTEN=settings.webhook_listen,
+                HTTP_LISTEN=settings.webhook_listen,
             )
         self.env = env
         self.process: asyncio.subprocess.Process | None = None

@@ -9,18 +9,38 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import App, connect_app
+from bot.app import App, ConnectedApp, connect_app
 from bot.processing import Clock, system_clock
 from bot.sandbox.emulator import Emulator
-from bot.settings import Settings
+from bot.settings import BotMode, Settings
 
 WAIT = 10.0
+
+
+def any_free_port(settings: Settings) -> Settings:
+    """Polling settings that name no HTTP address get any free port (``127.0.0.1:0``), so
+    tests running side by side do not all want the default 127.0.0.1:8080."""
+    if (
+        settings.bot_mode is BotMode.POLLING
+        and settings.http_listen is None is settings.webhook_listen
+    ):
+        return settings.model_copy(update={"http_listen": "127.0.0.1:0"})
+    return settings
 
 
 @asynccontextmanager
 async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[App]:
     """Connect the app (``settings.runtime``) and run its runtime until the block ends."""
-    bot = await connect_app(settings, clock=clock)
+    async with running_connected(settings, clock) as bot:
+        yield bot.app
+
+
+@asynccontextmanager
+async def running_connected(
+    settings: Settings, clock: Clock = system_clock
+) -> AsyncIterator[ConnectedApp]:
+    """``running_bot``, yielding the whole connected app (runtime, observability …)."""
+    bot = await connect_app(any_free_port(settings), clock=clock)
     runtime = bot.runtime
     task = asyncio.create_task(runtime.run())
     ready = asyncio.create_task(runtime.ready.wait())
@@ -29,7 +49,7 @@ async def running_bot(settings: Settings, clock: Clock = system_clock) -> AsyncI
         if task.done():
             task.result()  # the runtime failed to start: raise its error
         assert runtime.ready.is_set(), "the runtime did not become ready"
-        yield bot.app
+        yield bot
     finally:
         ready.cancel()
         runtime.stop()

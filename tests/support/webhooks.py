@@ -22,6 +22,8 @@ def webhook_mode(settings: Settings, secret: str = "right-secret-0123456789") ->
             "bot_mode": BotMode.WEBHOOK,
             "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
             "webhook_secret": secret,
+            "http_listen": f"127.0.0.1:{port}",
+            # The old name too: tests/e2e/test_crash_recovery.py hands it to `aduan run`.
             "webhook_listen": f"127.0.0.1:{port}",
         }
     )
