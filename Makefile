@@ -32,9 +32,11 @@ types: $(STAMP)
 
 check: lint types test
 
-reliability: $(STAMP)  ## the crash fault suite: SIGKILL while citizens submit, 20 rounds each
-	ADUAN_KILL_ROUNDS=$${ADUAN_KILL_ROUNDS:-20} $(BIN)/python -m pytest -s -p no:cacheprovider \
-		tests/e2e/test_crash_recovery.py $(ARGS)
+reliability: $(STAMP)  ## the long loops: 20 SIGKILL rounds, 50 race rounds, 500 random sequences
+	ADUAN_KILL_ROUNDS=$${ADUAN_KILL_ROUNDS:-20} ADUAN_RACE_ROUNDS=$${ADUAN_RACE_ROUNDS:-50} \
+	ADUAN_PROPERTY_EXAMPLES=$${ADUAN_PROPERTY_EXAMPLES:-500} \
+		$(BIN)/python -m pytest -s -p no:cacheprovider --timeout 0 \
+		tests/e2e/test_crash_recovery.py tests/integration/test_races.py tests/property $(ARGS)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

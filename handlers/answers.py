@@ -19,6 +19,7 @@ from storage.conversations import FlowState
 from storage.models import Complaint
 
 FLOW = "answer"
+MAX_ANSWER = 3000  # quoted to the officer; Telegram caps a message at 4,096 characters
 
 
 async def _own_question(ctx: Context, report_id: object) -> Complaint | None:
@@ -58,6 +59,8 @@ async def on_message(event: Event, ctx: Context) -> list[Reply]:
     )
     if not text and not event.attachments:
         return [Message(ctx.t("answer.text_needed"))]
+    if text and len(text) > MAX_ANSWER:
+        return [Message(ctx.t("answer.too_long", count=len(text), max=MAX_ANSWER))]
     media = media_from_data([asdict(a) for a in event.attachments])
     assert complaint.id is not None
     try:

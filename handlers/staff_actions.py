@@ -28,6 +28,7 @@ from storage.reference import active_agencies, active_categories, get_category
 
 INPUT_FLOW = "staff_input"
 MIN_TEXT = 5
+MAX_TEXT = 3000  # quoted in the citizen's notice, which Telegram caps at 4,096 characters
 # Steps that take free text, the action each needs, and the prompt shown.
 INPUTS: dict[str, tuple[Action, str]] = {
     "ask": (Action.ASK, "staff.prompt.ask"),
@@ -320,6 +321,16 @@ async def on_input(event: Event, ctx: Context) -> list[Reply]:
         media = [*data.get("media", []), *(asdict(a) for a in event.attachments)][:10]
         return await _prompt(ctx, complaint, "resolve_media", text=data["text"], media=media)
     minimum = 1 if step == "note" else MIN_TEXT
+    if len(text) > MAX_TEXT:
+        return [
+            Message(ctx.t("staff.text_too_long", count=len(text), max=MAX_TEXT)),
+            *await _prompt(
+                ctx,
+                complaint,
+                step,
+                **{k: v for k, v in data.items() if k not in ("complaint_id", "resume")},
+            ),
+        ]
     if len(text) < minimum:
         return [
             Message(ctx.t("staff.text_needed", min=minimum)),
@@ -395,6 +406,8 @@ async def on_one_line(event: Event, ctx: Context, args: str) -> list[Reply]:
     code, _, text = args.strip().partition(" ")
     if not code or len(text.strip()) < MIN_TEXT:
         return [Message(ctx.t("staff.one_line_usage", command=command[0]))]
+    if len(text.strip()) > MAX_TEXT:
+        return [Message(ctx.t("staff.text_too_long", count=len(text.strip()), max=MAX_TEXT))]
     operation, done = ONE_LINE[command[0]]
     work = ctx.as_staff()
     if await find(work, code) is None:

@@ -15,9 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.callbacks import OpenCase
 from bot.core.events import Attachment
-from bot.core.i18n import Translator
+from bot.core.i18n import Markup, Translator
 from bot.core.quiet_hours import QuietHours
 from bot.core.replies import Button, Keyboard, Message
+from bot.core.text import truncate
 from storage.models import Citizen, Complaint, Staff
 from storage.outbox import Audience, enqueue
 from storage.staff import locale_of
@@ -32,9 +33,18 @@ class Localized:
     key: str
 
 
+# The most of a person's words a notice quotes: with the template around them the notice stays
+# within Telegram's 4,096 characters (a longer quote would be refused and never arrive).
+QUOTE_MAX = 3000
+
+
 def _values(translator: Translator, locale: str, values: dict[str, object]) -> dict[str, object]:
     return {
-        name: translator(locale, value.key) if isinstance(value, Localized) else value
+        name: translator(locale, value.key)
+        if isinstance(value, Localized)
+        else truncate(value, QUOTE_MAX)
+        if isinstance(value, str) and not isinstance(value, Markup)
+        else value
         for name, value in values.items()
     }
 

@@ -262,3 +262,35 @@ async def test_an_anonymous_reporters_document_answer_reaches_staff_under_a_neut
             await uow.session.exec(select(Notification).where(Notification.chat_id == OFFICER_EN))
         ).all()
     assert [m.get("file_name") for m in notices[-1].payload["media"]] == ["lampiran-1"]
+
+
+async def test_a_notice_quoting_the_longest_text_stays_within_telegrams_limit(app: App) -> None:
+    """Found by tests/property: 4,096 typed characters plus the template were refused by
+    Telegram ("message is too long") and the notice went dead."""
+    reporter = User(app, REPORTER, "id")
+    await reporter.say("/start")
+    async with UnitOfWork(app.sessions) as uow:
+        session, now = uow.session, FakeClock().now
+        admin = (await session.exec(select(Staff).where(Staff.telegram_id == ADMIN_ID))).one()
+        row = (await session.exec(select(Citizen).where(Citizen.telegram_id == REPORTER))).one()
+        office = Office.of(app.settings, app.translator, app.calendar)
+        report = await intake.submit(
+            Work(office, CitizenActor(row), session, now),
+            NewComplaint(kind="complaint", category_id=1, description="d" * 40, privacy="public"),
+        )
+        assert report.id is not None
+        await handling.reject(
+            Work(office, StaffActor(admin), session, now),
+            report.id,
+            RejectReason.NOT_OUR_AUTHORITY,
+            "x" * 4096,
+        )
+        await uow.commit()
+        notices = (
+            await session.exec(select(Notification).where(Notification.chat_id == REPORTER))
+        ).all()
+    text = re.sub(r"<[^>]+>", "", notices[-1].payload["text"])
+    assert 3000 < len(text) <= 4096 and text.count("x") < 3000
+    admin_user = User(app, ADMIN_ID, "id", "Admin")
+    replies = await admin_user.say(f"/note {report.tracking_code} {'y' * 3001}")
+    assert "Terlalu panjang (3001 karakter)" in replies[0].text  # type: ignore[union-attr]
