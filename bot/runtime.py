@@ -51,7 +51,9 @@ after the pipeline is drained and the scheduler stopped, so the webhook requests
 their update are answered on the way. ``HTTP_LISTEN=off`` runs polling without it. An address
 that cannot be bound fails a webhook run; in polling mode it is logged as an error and the bot
 runs on without the server: citizens keep being answered, and the missing ``/healthz`` is what
-the operator's monitoring notices.
+the operator's monitoring notices. With ``WORKERS`` > 1 (bot/workers.py) every worker binds
+the same address with ``SO_REUSEPORT`` and only the one built with ``registers=True``
+(worker 0) calls setMyCommands and setWebhook.
 """
 
 from __future__ import annotations
@@ -74,11 +76,17 @@ from bot.jobs import stop_scheduler
 from bot.observability import Observability
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import NotProcessed, UpdatePipeline
-from bot.sending import BotApi, RetryAfter, TelegramSender
+from bot.sending import BotApi, Conflict, RetryAfter, TelegramSender
 from bot.settings import BotMode, Settings
 from bot.updates import ALLOWED_UPDATES, UpdateFields, to_event
 
 log = logging.getLogger(__name__)
+
+CONFLICT_MESSAGE = (
+    "Telegram refused polling (409 Conflict): another process is polling with this token, or "
+    "a webhook is set. Polling is one process per token; stop the other one, or use "
+    "BOT_MODE=webhook to run several workers. Retrying every 30 s."
+)
 
 Accept = Callable[[UpdateFields], "asyncio.Future[None] | None"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -175,8 +183,12 @@ class BotRuntime:
         scheduler: AsyncIOScheduler,
         dispatcher: OutboxDispatcher,
         observability: Observability | None = None,
+        registers: bool = True,
     ) -> None:
         self.client = client
+        # Whether this process tells Telegram the command menu and the webhook: with several
+        # workers (bot/workers.py) only worker 0 does; the others only serve.
+        self.registers = registers
         self.settings = settings
         self.pipeline = pipeline
         self.menu = menu
@@ -207,8 +219,9 @@ class BotRuntime:
         self._started = True
         server = await self._start_http()
         try:
-            for language, commands in self.menu.by_language().items():
-                await self.client.set_commands(language, commands)
+            if self.registers:
+                for language, commands in self.menu.by_language().items():
+                    await self.client.set_commands(language, commands)
             if self.settings.bot_mode == BotMode.WEBHOOK:
                 await self._run_webhook()
             else:
@@ -250,7 +263,9 @@ class BotRuntime:
         await runner.setup()
         host, port = address
         try:
-            await web.TCPSite(runner, host, port).start()
+            # Several workers share the address (SO_REUSEPORT: the kernel spreads connections).
+            shared = self.settings.workers > 1
+            await web.TCPSite(runner, host, port, reuse_port=shared or None).start()
         except OSError as error:
             await runner.cleanup()
             if webhook:
@@ -296,7 +311,7 @@ class BotRuntime:
     async def _poll(self, ledger: UpdateLedger) -> None:
         """getUpdates until stopped; the offset confirms only finished updates."""
         stopped = asyncio.create_task(self._stop.wait())
-        failures, pause = 0, BUSY_PAUSE_SECONDS
+        failures, pause, conflicted = 0, BUSY_PAUSE_SECONDS, False
         try:
             while not self._stop.is_set():
                 busy = ledger.unfinished()
@@ -321,6 +336,13 @@ class BotRuntime:
                     log.warning("getUpdates: Telegram asked to wait %s s", error.seconds)
                     await self._sleep(error.seconds, stopped)
                     continue
+                except Conflict:
+                    # Said once, at ERROR, however long it lasts: the operator must act.
+                    if not conflicted:
+                        log.error(CONFLICT_MESSAGE)
+                        conflicted = True
+                    await self._sleep(POLLING_RETRY_MAX, stopped)
+                    continue
                 except Exception as error:
                     failures += 1
                     wait = min(POLLING_RETRY_FIRST * 2 ** (failures - 1), POLLING_RETRY_MAX)
@@ -330,6 +352,9 @@ class BotRuntime:
                     await self._sleep(wait, stopped)
                     continue
                 failures = 0
+                if conflicted:
+                    log.info("polling again: the other process or the webhook is gone")
+                    conflicted = False
                 fresh = self._take(batch, ledger)
                 waiting = ledger.unfinished()
                 if not waiting:
@@ -395,7 +420,8 @@ class BotRuntime:
 
     async def _run_webhook(self) -> None:
         # The webhook path is served by the HTTP server (``_start_http``), already listening.
-        await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
+        if self.registers:
+            await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
         self._became_ready()
         await self._stop.wait()
 

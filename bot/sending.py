@@ -60,6 +60,10 @@ class Unreachable(DeliveryError):
     """The user blocked the bot or the chat is gone (HTTP 403): retrying cannot help."""
 
 
+class Conflict(DeliveryError):
+    """HTTP 409 on getUpdates: another process polls with this token, or a webhook is set."""
+
+
 class Transient(DeliveryError):
     """A server error or timeout (HTTP 5xx, network): worth retrying later."""
 

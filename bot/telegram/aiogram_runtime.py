@@ -17,6 +17,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -41,6 +42,7 @@ from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys
 from bot.runtime import POLLING_LIMIT, REQUEST_TIMEOUT_SECONDS, TelegramClient
 from bot.sending import (
+    Conflict,
     DeliveryError,
     Rejected,
     RetryAfter,
@@ -84,6 +86,8 @@ class AiogramSender(TelegramSender[Markup]):
             return RetryAfter(error.retry_after)
         if isinstance(error, TelegramForbiddenError):
             return Unreachable(error.message)
+        if isinstance(error, TelegramConflictError):
+            return Conflict(error.message)
         if isinstance(error, TelegramServerError | TelegramNetworkError):
             return Transient(str(error))
         if isinstance(error, TelegramBadRequest):

@@ -40,6 +40,7 @@ from bot.core.events import Attachment, AttachmentKind
 from bot.core.replies import Keyboard, ReplyKeys
 from bot.runtime import POLLING_LIMIT, REQUEST_TIMEOUT_SECONDS, TelegramClient
 from bot.sending import (
+    Conflict,
     DeliveryError,
     Rejected,
     RetryAfter,
@@ -99,6 +100,8 @@ class PtbSender(TelegramSender[Markup]):
             return RetryAfter(_retry_after_seconds(error))
         if isinstance(error, tg.Forbidden):
             return Unreachable(error.message)
+        if isinstance(error, tg.Conflict):
+            return Conflict(error.message)
         # BadRequest and TimedOut are both NetworkErrors in PTB: the refusal is checked first.
         if isinstance(error, tg.BadRequest):
             return Rejected(error.message)

@@ -12,11 +12,12 @@ import pytest
 from aiogram.types import Update
 
 import bot.pipeline as pipeline_module
+import bot.runtime as runtime_module
 from bot.core.events import Attachment, AttachmentKind, Event, Sender
 from bot.core.replies import ClearButtons, EditMessage, Message, Notice, Reply
 from bot.pipeline import DatabaseUnavailable, NotProcessed, UpdatePipeline
 from bot.runtime import BotRuntime, TelegramClient
-from bot.sending import RetryAfter
+from bot.sending import Conflict, RetryAfter
 from tests.conftest import make_settings
 
 
@@ -320,3 +321,38 @@ async def test_a_stop_during_an_outage_confirms_nothing_unprocessed(tmp_path: Pa
     await asyncio.wait_for(task, 3)
     assert max(o or 0 for o in client.offsets) == 31
     assert [u["update_id"] for u in client.pending] == [31, 32]
+
+
+async def test_a_second_poller_is_named_once_and_polling_resumes_after_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """409 Conflict (another process polls, or a webhook is set): one clear ERROR line, not
+    one per poll, and the updates are taken once the other poller is gone."""
+    monkeypatch.setattr(runtime_module, "POLLING_RETRY_MAX", 0.01)
+    processed: list[int] = []
+
+    async def processor(event: Event) -> list[Reply]:
+        processed.append(event.update_id)
+        return []
+
+    client = FakeTelegram([_message(40, 1, "a")])
+    conflicts = {"left": 5}
+    answer = client.get_updates
+
+    async def contested(**kwargs: Any) -> list[dict[str, Any]]:
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            raise Conflict("terminated by other getUpdates request")
+        return await answer(**kwargs)
+
+    client.get_updates = contested  # type: ignore[method-assign]
+    runtime = _runtime(
+        client, UpdatePipeline(processor=processor, sender=RecordingSender()), tmp_path
+    )
+    task = asyncio.create_task(runtime.run())
+    await _until(lambda: processed == [40])
+    runtime.stop()
+    await asyncio.wait_for(task, 3)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "409 Conflict" in errors[0].getMessage()
+    assert "Polling is one process" in errors[0].getMessage()
