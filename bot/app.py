@@ -244,9 +244,16 @@ async def build_app(
 
 
 async def connect_app(
-    settings: Settings, *, clock: Clock = system_clock, engine: AsyncEngine | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    engine: AsyncEngine | None = None,
+    registers: bool = True,
 ) -> ConnectedApp:
-    """The whole bot, ready to run: the client opened (getMe asked), then everything on it."""
+    """The whole bot, ready to run: the client opened (getMe asked), then everything on it.
+
+    ``registers``: whether its runtime sets the command menu and the webhook (with several
+    workers, bot/workers.py, only worker 0 does)."""
     use_log_format(settings.log_format)
     client = telegram_client(settings)
     await client.open()
@@ -256,10 +263,10 @@ async def connect_app(
     except BaseException:
         await client.close()
         raise
-    return _wire(app, client)
+    return _wire(app, client, registers=registers)
 
 
-def _wire(app: App, client: TelegramClient) -> ConnectedApp:
+def _wire(app: App, client: TelegramClient, *, registers: bool = True) -> ConnectedApp:
     """The background work and the runtime, on the client's sender and the app's clock."""
     settings, clock, sender = app.settings, app.clock, client.sender
     worker = worker_id()
@@ -307,5 +314,6 @@ def _wire(app: App, client: TelegramClient) -> ConnectedApp:
         scheduler=scheduler,
         dispatcher=dispatcher,
         observability=observability,
+        registers=registers,
     )
     return ConnectedApp(app, client, dispatcher, reports, scheduler, runtime, observability)

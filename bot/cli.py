@@ -1,5 +1,6 @@
-"""The ``aduan`` command: ``run`` (the bot), ``migrate`` (the database), ``sandbox`` (training),
-``doctor`` (check a setup and say how to fix it), ``backup [PATH]`` (an online backup)."""
+"""The ``aduan`` command: ``run`` (the bot; ``--workers N``: N webhook worker processes, see
+bot/workers.py), ``migrate`` (the database), ``sandbox`` (training), ``doctor`` (check a setup
+and say how to fix it), ``backup [PATH]`` (an online backup)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bot.doctor import run_doctor
 from bot.logs import configure_logging
 from bot.sandbox.training import DEFAULT_PORT, SandboxOptions, serve
 from bot.settings import BotMode, Settings
+from bot.workers import supervise
 from storage.database import create_engine
 
 NO_TOKEN = """\
@@ -46,9 +48,9 @@ browser, with no token and no internet (its own database: ./data/sandbox.db).
 """
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         lines = [
             f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
@@ -57,14 +59,17 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def _run(settings: Settings) -> None:
-    bot = await connect_app(settings)
+async def _run(settings: Settings, worker: int | None = None) -> None:
+    # One of several workers (bot/workers.py): only worker 0 registers with Telegram.
+    bot = await connect_app(settings, registers=worker in (None, 0))
     try:
         app, runtime = bot.app, bot.runtime
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runtime.stop)
         log = logging.getLogger("aduan")
+        if worker is not None:
+            log.info("worker %s of %s is running", worker, settings.workers)
         log.info(
             "Aduan is running (%s, %s, %s); %s agencies, %s categories. Press Ctrl+C to stop.",
             settings.runtime.value,
@@ -131,6 +136,15 @@ def _until_done(work: Coroutine[Any, Any, None]) -> int:
     return 0
 
 
+def _until_code(work: Coroutine[Any, Any, int]) -> int:
+    """``_until_done`` for work that returns an exit code (the workers' supervisor)."""
+    try:
+        return asyncio.run(work)
+    except DatabaseUnavailable as error:
+        logging.getLogger("aduan").error("Aduan cannot start: %s", error)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="aduan", description=__doc__)
@@ -144,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--sandbox-port", dest="port", type=int, default=DEFAULT_PORT, help="the sandbox's port"
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N webhook worker processes sharing HTTP_LISTEN (overrides WORKERS; N > 1 needs "
+        "BOT_MODE=webhook and PostgreSQL)",
+    )
+    # Set by the supervisor (bot/workers.py) on the processes it starts; not for people.
+    run.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply database migrations and load reference data")
     commands.add_parser(
         "doctor", help="check settings, database, token, webhook, reference data and holidays"
@@ -168,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         # Before _settings(): the doctor reports each invalid setting as a line of its own.
         return asyncio.run(run_doctor())
-    settings = _settings()
+    workers = getattr(args, "workers", None)
+    settings = _settings() if workers is None else _settings(workers=workers)
     configure_logging(token=settings.telegram_bot_token, log_format=settings.log_format)
     if args.command == "backup":
         return asyncio.run(run_backup(settings, args.path))
@@ -182,4 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             print(SANDBOX_INSTEAD, file=sys.stderr)
             return _sandbox(settings, args)
         return 2
+    if args.worker_index is not None:
+        return _until_done(_run(settings, worker=args.worker_index))
+    if settings.workers > 1:
+        return _until_code(supervise(settings))
     return _until_done(_run(settings))

@@ -1,8 +1,11 @@
 """One update, one transaction: load state, run the flow, save everything, return the replies.
 
 Framework-free: both runtimes call ``UpdateProcessor.process`` with an ``Event`` and send what
-it returns. A redelivered update is skipped; a conversation changed by another process in the
-meantime makes the update run again on fresh state.
+it returns. A redelivered update is skipped. On PostgreSQL the transaction first takes the chat's
+advisory lock (``storage.locks.lock_chat``), so two worker processes never work on one chat at
+once (the figures that decided it are in bot/workers.py); the conversation's version check
+stays as the backstop: a conversation changed by another process in the meantime makes the
+update run again on fresh state.
 
 A processor is complete when built and never changed afterwards: the bot's @username (for
 t.me links) is a constructor argument, read-only, because bot/app.py asks Telegram (getMe)
@@ -56,6 +59,7 @@ from handlers.router import route
 from storage.citizens import upsert_citizen
 from storage.conversations import ConcurrentUpdate, load_state, save_state
 from storage.database import SessionFactory, is_connection_error
+from storage.locks import lock_chat
 from storage.staff import active_staff
 from storage.unit_of_work import UnitOfWork
 from storage.updates import already_processed, mark_processed
@@ -243,6 +247,8 @@ class UpdateProcessor:
         now = self.clock()
         async with UnitOfWork(self.sessions) as uow:
             session = uow.session
+            # Several processes (bot/workers.py): one update of a chat at a time (PostgreSQL).
+            await lock_chat(session=session, chat_id=event.chat_id)
             if await already_processed(session=session, update_ids=event.all_update_ids):
                 log.info("skipping redelivered update %s", event.update_id)
                 trace.outcome = "duplicate"

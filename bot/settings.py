@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     webhook_listen: str | None = None
     # One line per record: "text" (readable) or "json" (one object per line).
     log_format: LogFormat = LogFormat.TEXT
+    # Webhook worker processes sharing HTTP_LISTEN (bot/workers.py); more than 1 needs
+    # BOT_MODE=webhook and PostgreSQL. `aduan run --workers N` overrides it.
+    workers: int = Field(default=1, ge=1, le=64)
     # /readyz fails when the oldest due notification has waited longer than this.
     ready_outbox_max_age_seconds: float = Field(default=300, gt=0)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -186,6 +189,9 @@ class Settings(BaseSettings):
                 )
             if self.http_address is None:
                 raise ValueError("BOT_MODE=webhook needs HTTP_LISTEN (the webhook is served there)")
+        problem = workers_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -200,6 +206,32 @@ class Settings(BaseSettings):
     def listen_from_old_name(self) -> bool:
         """Whether the address comes from WEBHOOK_LISTEN (worth a warning: renamed)."""
         return self.http_listen is None and self.webhook_listen is not None
+
+
+def workers_problem(settings: Settings) -> str | None:
+    """Why ``WORKERS`` cannot be used with the other settings (None: it can)."""
+    if settings.workers == 1:
+        return None
+    n = settings.workers
+    if settings.bot_mode is BotMode.POLLING:
+        return (
+            f"WORKERS={n} needs BOT_MODE=webhook: in polling mode Telegram hands updates to one "
+            "getUpdates caller only (a second one gets 409 Conflict), so polling is one process. "
+            "Use WORKERS=1, or webhook mode (WEBHOOK_URL, WEBHOOK_SECRET) on PostgreSQL."
+        )
+    if settings.database_url.startswith("sqlite"):
+        return (
+            f"WORKERS={n} needs PostgreSQL: SQLite has one writer at a time, so several "
+            "processes would only wait for each other. Use WORKERS=1, or set DATABASE_URL to a "
+            "PostgreSQL database (postgresql://user:password@host:5432/aduan)."
+        )
+    address = settings.http_address
+    if address is not None and address[1] == 0:
+        return (
+            f"WORKERS={n} needs a fixed port in HTTP_LISTEN (not 0): the workers share one "
+            "listening address."
+        )
+    return None
 
 
 def parse_listen(value: str) -> tuple[str, int] | None:

@@ -49,3 +49,52 @@ def test_lists_and_plain_database_urls_are_understood() -> None:
 def test_unsafe_values_fail_fast(values: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"workers": 2}, "WORKERS=2 needs BOT_MODE=webhook: in polling mode Telegram"),
+        (
+            {
+                "workers": 3,
+                "bot_mode": "webhook",
+                "webhook_url": "https://x.example/hook",
+                "webhook_secret": "s" * 20,
+            },
+            "WORKERS=3 needs PostgreSQL: SQLite has one writer",
+        ),
+        (
+            {
+                "workers": 2,
+                "bot_mode": "webhook",
+                "webhook_url": "https://x.example/hook",
+                "webhook_secret": "s" * 20,
+                "database_url": "postgresql://u@h/db",
+                "http_listen": "127.0.0.1:0",
+            },
+            "fixed port",
+        ),
+        ({"workers": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_several_workers_need_webhook_mode_and_postgresql(
+    values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message) as refused:
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    if "workers" in values and values["workers"] != 0:
+        assert "Use WORKERS=1" in str(refused.value) or "fixed port" in message
+
+
+def test_several_webhook_workers_on_postgresql_are_accepted() -> None:
+    settings = Settings(
+        _env_file=None,
+        workers=4,
+        bot_mode="webhook",  # type: ignore[arg-type]
+        webhook_url="https://x.example/hook",
+        webhook_secret="s" * 20,
+        database_url="postgresql://u@h/db",
+    )
+    assert settings.workers == 4
+    assert Settings(_env_file=None).workers == 1  # type: ignore[call-arg]
