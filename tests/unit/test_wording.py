@@ -198,7 +198,8 @@ async def test_the_inbox_uses_staff_wording_and_does_not_redraw_itself(app: App)
     assert [type(r) for r in replies] == [EditMessage]
 
 
-async def test_an_answer_that_is_only_an_album_reaches_the_officer_as_the_album(app: App) -> None:
+async def _waiting_for_an_answer(app: App, privacy: str) -> tuple[User, int]:
+    """A report of the reporter's, forwarded to PUPR, whose officer asked a question."""
     reporter = User(app, REPORTER, "id")
     await reporter.say("/start")
     async with UnitOfWork(app.sessions) as uow:
@@ -211,13 +212,18 @@ async def test_an_answer_that_is_only_an_album_reaches_the_officer_as_the_album(
         office = Office.of(app.settings, app.translator, app.calendar)
         report = await intake.submit(
             Work(office, CitizenActor(row), session, now),
-            NewComplaint(kind="complaint", category_id=1, description="d" * 40, privacy="public"),
+            NewComplaint(kind="complaint", category_id=1, description="d" * 40, privacy=privacy),
         )
         assert report.id is not None
         await handling.forward(Work(office, StaffActor(admin), session, now), report.id, pupr.id)
         await handling.ask(Work(office, StaffActor(officer), session, now), report.id, "Foto?")
         await uow.commit()
-    await reporter.press(f"c:ans:{report.id}")
+    return reporter, report.id
+
+
+async def test_an_answer_that_is_only_an_album_reaches_the_officer_as_the_album(app: App) -> None:
+    reporter, report_id = await _waiting_for_an_answer(app, "public")
+    await reporter.press(f"c:ans:{report_id}")
     album = (photo("tiang <5 m"), photo(None))
     await reporter.event(attachments=album, media_group_id="g1")
     assert "sudah dikirim ke petugas" in reporter.text
@@ -234,27 +240,8 @@ async def test_an_answer_that_is_only_an_album_reaches_the_officer_as_the_album(
 async def test_an_anonymous_reporters_document_answer_reaches_staff_under_a_neutral_name(
     app: App,
 ) -> None:
-    reporter = User(app, REPORTER, "id")
-    await reporter.say("/start")
-    async with UnitOfWork(app.sessions) as uow:
-        session, now = uow.session, FakeClock().now
-        pupr = (await session.exec(select(Agency).where(Agency.code == "pupr"))).one()
-        officer = Staff(telegram_id=OFFICER_EN, role=Role.AGENCY_ADMIN, agency_id=pupr.id)
-        admin = (await session.exec(select(Staff).where(Staff.telegram_id == ADMIN_ID))).one()
-        session.add(officer)
-        row = (await session.exec(select(Citizen).where(Citizen.telegram_id == REPORTER))).one()
-        office = Office.of(app.settings, app.translator, app.calendar)
-        report = await intake.submit(
-            Work(office, CitizenActor(row), session, now),
-            NewComplaint(
-                kind="complaint", category_id=1, description="d" * 40, privacy="anonymous"
-            ),
-        )
-        assert report.id is not None
-        await handling.forward(Work(office, StaffActor(admin), session, now), report.id, pupr.id)
-        await handling.ask(Work(office, StaffActor(officer), session, now), report.id, "KTP?")
-        await uow.commit()
-    await reporter.press(f"c:ans:{report.id}")
+    reporter, report_id = await _waiting_for_an_answer(app, "anonymous")
+    await reporter.press(f"c:ans:{report_id}")
     document = Attachment(AttachmentKind.DOCUMENT, "doc-1", "u-doc-1", "KTP Siti", 2000)
     await reporter.event(attachments=(document,))
     async with UnitOfWork(app.sessions) as uow:
