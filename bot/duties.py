@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
@@ -23,7 +24,6 @@ from bot.casework.system import auto_close
 from bot.core.calendar import WorkingCalendar
 from bot.core.i18n import Markup, Translator
 from bot.core.lifecycle import NOT_TERMINAL, OPEN, Role, Status, running_deadline
-from bot.core.quiet_hours import QuietHours
 from bot.core.replies import Message
 from bot.settings import Settings
 from handlers.intake import FLOW as INTAKE_FLOW
@@ -50,13 +50,16 @@ class Duties:
     calendar: WorkingCalendar
     settings: Settings
 
+    @cached_property
+    def office(self) -> Office:
+        """The rules the duties work under (quiet hours parsed once)."""
+        return Office.of(self.settings, self.translator, self.calendar)
+
     def _notifier(self, session: AsyncSession, now: datetime) -> Notifier:
-        quiet = QuietHours.parse(self.settings.quiet_hours, self.calendar.timezone)
-        return Notifier(session=session, translator=self.translator, now=now, quiet_hours=quiet)
+        return Work(self.office, SYSTEM, session, now).notifier
 
     def _when(self, moment: datetime) -> str:
-        local = self.calendar.local(moment)
-        return f"{local:%d-%m-%Y %H:%M} {local.tzname()}"
+        return self.office.local_time(moment)
 
     async def _run(self, name: str, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
         """One duty in one transaction, skipped when another process holds it."""
@@ -212,7 +215,7 @@ class Duties:
 
         async def work(session: AsyncSession) -> int:
             days = self.settings.auto_close_working_days
-            office = Office.of(self.settings, self.translator, self.calendar)
+            office = self.office
             query = select(Complaint.id, Complaint.resolved_at, Complaint.updated_at).where(
                 Complaint.status == Status.RESOLVED
             )
@@ -236,7 +239,7 @@ class Duties:
         """Remind a day before a draft expires; delete expired drafts and say so."""
 
         async def work(session: AsyncSession) -> int:
-            quiet = QuietHours.parse(self.settings.quiet_hours, self.calendar.timezone)
+            quiet = self.office.quiet_hours
             count = 0
             drafts = (
                 await session.exec(
@@ -270,7 +273,7 @@ class Duties:
                     message=Message(text),
                     audience=Audience.CITIZEN,
                     now=now,
-                    not_before=quiet.next_allowed(now),
+                    not_before=quiet.next_allowed(now) if quiet else now,
                     dedupe_key=key,
                 )
                 count += 1

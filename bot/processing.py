@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from bot.casework import Office
 from bot.core.calendar import WorkingCalendar
 from bot.core.events import Event
 from bot.core.i18n import Translator
@@ -122,6 +123,8 @@ class UpdateProcessor:
         self.settings = settings
         self.translator = translator
         self.calendar = calendar
+        # Quiet hours parsed once, not on every update that touches a report.
+        self.office = Office.of(settings, translator, calendar)
         self.clock = clock
         self._bot_username = bot_username
         # SQLite has one writer at a time; queueing here instead of in SQLite's busy handler
@@ -266,9 +269,7 @@ class UpdateProcessor:
                 trace.flow, trace.step = loaded.state.flow, loaded.state.step
             ctx = Context(
                 session=session,
-                settings=self.settings,
-                translator=self.translator,
-                calendar=self.calendar,
+                office=self.office,
                 now=now,
                 citizen=citizen,
                 locale=self.translator.pick(citizen.locale),

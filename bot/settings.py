@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.database import async_url
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -161,14 +163,7 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         """Accept plain postgres/sqlite URLs and pick the async driver for them."""
-        for plain, driver in (
-            ("postgres://", "postgresql+asyncpg://"),
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("sqlite://", "sqlite+aiosqlite://"),
-        ):
-            if value.startswith(plain):
-                return driver + value[len(plain) :]
-        return value
+        return async_url(value)
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -20,9 +20,7 @@ class Context:
     """Per-update context; handlers change ``state`` and the processor saves it with the rest."""
 
     session: AsyncSession
-    settings: Settings
-    translator: Translator
-    calendar: WorkingCalendar
+    office: Office  # the city's rules casework applies (settings, catalogs, calendar), built once
     now: datetime
     citizen: Citizen
     locale: str
@@ -32,9 +30,19 @@ class Context:
     staff: Staff | None = None
 
     @property
-    def office(self) -> Office:
-        """The city's rules casework applies."""
-        return Office.of(self.settings, self.translator, self.calendar)
+    def settings(self) -> Settings:
+        """The bot's settings."""
+        return self.office.settings
+
+    @property
+    def translator(self) -> Translator:
+        """The catalogs."""
+        return self.office.translator
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar in the city's timezone."""
+        return self.office.calendar
 
     def as_citizen(self) -> Work:
         """Casework done by the acting user as a citizen (their own reports)."""
@@ -51,5 +59,4 @@ class Context:
 
     def local_time(self, moment: datetime) -> str:
         """A moment as the citizen reads it: local date and time with the zone's abbreviation."""
-        local = self.calendar.local(moment)
-        return f"{local:%d-%m-%Y %H:%M} {local.tzname()}"
+        return self.office.local_time(moment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from bot.casework.history import channel_of, record
 from bot.casework.work import CitizenActor, Denied, StaffActor, Work
@@ -48,9 +49,7 @@ async def register_offline(work: Work, data: NewComplaint) -> Complaint:
         or data.channel == Channel.TELEGRAM
     ):
         raise Denied(Action.SUBMIT)
-    offline = NewComplaint(
-        **{**data.__dict__, "claim_token": data.claim_token or secrets.token_urlsafe(18)}
-    )
+    offline = replace(data, claim_token=data.claim_token or secrets.token_urlsafe(18))
     return await _store(work, offline, None)
 
 

@@ -47,8 +47,6 @@ import json
 import os
 import random
 import re
-import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,6 +67,7 @@ from storage.database import SessionFactory, create_engine, session_factory
 from storage.models import Agency, Category, Citizen, Complaint, ComplaintEvent, Notification, Staff
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import TEST_TOKEN
+from tests.support.bot_process import BotProcess, clean_environment
 from tests.support.live_bot import TelegramChat, inline_buttons
 from tests.support.webhooks import webhook_mode
 
@@ -119,66 +118,25 @@ class Figures:
     kill_delays: list[float] = field(default_factory=list)
 
 
-class BotProcess:
-    """`python -m bot run` with the test's settings, its output appended to ``log``."""
-
-    def __init__(self, settings: Settings, folder: Path) -> None:
-        self.folder = folder
-        self.log = folder / "bot.log"
-        names = {name.upper() for name in Settings.model_fields}
-        env = {k: v for k, v in os.environ.items() if k.upper() not in names}
+def bot_process(settings: Settings, folder: Path) -> BotProcess:
+    """`python -m bot run` with the test's settings."""
+    env = clean_environment(
+        TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+        TELEGRAM_API_URL=settings.telegram_api_url,
+        RUNTIME=settings.runtime.value,
+        DATABASE_URL=settings.database_url,
+        BOT_MODE=settings.bot_mode.value,
+        QUIET_HOURS="",
+        ALBUM_WAIT_SECONDS="0.3",
+        HTTP_LISTEN="127.0.0.1:0",  # polling: the health server on any free port
+    )
+    if settings.bot_mode is BotMode.WEBHOOK:
         env.update(
-            TELEGRAM_BOT_TOKEN=TEST_TOKEN,
-            TELEGRAM_API_URL=settings.telegram_api_url,
-            RUNTIME=settings.runtime.value,
-            DATABASE_URL=settings.database_url,
-            BOT_MODE=settings.bot_mode.value,
-            QUIET_HOURS="",
-            ALBUM_WAIT_SECONDS="0.3",
-            HTTP_LISTEN="127.0.0.1:0",  # polling: the health server on any free port
+            WEBHOOK_URL=settings.webhook_url,
+            WEBHOOK_SECRET=settings.webhook_secret,
+            HTTP_LISTEN=settings.webhook_listen,
         )
-        if settings.bot_mode is BotMode.WEBHOOK:
-            env.update(
-                WEBHOOK_URL=settings.webhook_url,
-                WEBHOOK_SECRET=settings.webhook_secret,
-                HTTP_LISTEN=settings.webhook_listen,
-            )
-        self.env = env
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                cwd=self.folder,
-                env=self.env,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-        with self.log.open("a") as out:
-            out.write("\n==== SIGKILL ====\n")
-
-    async def stop(self) -> int | None:
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise
+    return BotProcess(folder, env)
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -346,7 +304,7 @@ async def test_a_killed_bot_loses_and_doubles_no_report(
     emulator: Emulator, live_settings: Settings, mode: str, tmp_path: Path
 ) -> None:
     settings = webhook_mode(live_settings) if mode == "webhook" else live_settings
-    bot = BotProcess(settings, tmp_path)
+    bot = bot_process(settings, tmp_path)
     figures = Figures()
     await bot.start()
     try:
@@ -358,9 +316,7 @@ async def test_a_killed_bot_loses_and_doubles_no_report(
         print(bot.output()[-5000:])
         raise
     finally:
-        if bot.process is not None and bot.process.returncode is None:
-            bot.process.kill()
-            await bot.process.wait()
+        await bot.kill_if_running()
     summary = {"runtime": settings.runtime.value, "mode": mode, **figures.__dict__}
     print(f"\nCRASH-RECOVERY {json.dumps(summary)}")
     assert figures.lost == 0 and figures.doubled == 0 and figures.receipts_twice == 0
@@ -724,7 +680,7 @@ async def _rounds_with_a_bot(
     one_round: Callable[[BotProcess, SessionFactory, int], Awaitable[None]],
 ) -> None:
     """Start the bot, run the rounds (each kills and restarts it), stop it gracefully."""
-    bot = BotProcess(settings, folder)
+    bot = bot_process(settings, folder)
     engine = None
     await bot.start()
     try:
@@ -738,9 +694,7 @@ async def _rounds_with_a_bot(
         print(bot.output()[-5000:])
         raise
     finally:
-        if bot.process is not None and bot.process.returncode is None:
-            bot.process.kill()
-            await bot.process.wait()
+        await bot.kill_if_running()
         if engine is not None:
             await engine.dispose()
 

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -35,10 +34,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.sandbox.emulator import Emulator
-from bot.settings import Settings
 from storage.database import async_url, create_engine, session_factory
 from storage.models import Citizen, Complaint, Notification
 from tests.conftest import TEST_TOKEN
+from tests.support.bot_process import BotProcess, clean_environment
 from tests.support.databases import POSTGRES_URL
 from tests.support.live_bot import TelegramChat
 from tests.support.webhooks import free_port
@@ -169,16 +168,12 @@ async def emulator() -> AsyncIterator[TelegramLikeEmulator]:
         assert emulator.internal_errors == []
 
 
-class Workers:
+class Workers(BotProcess):
     """`python -m bot run --workers N` against the emulator, its output in ``log``."""
 
     def __init__(self, emulator: Emulator, database_url: str, folder: Path, runtime: str) -> None:
         port = free_port()
-        self.log = folder / "bot.log"
-        self.folder = folder
-        names = {name.upper() for name in Settings.model_fields}
-        env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-        env.update(
+        env = clean_environment(
             TELEGRAM_BOT_TOKEN=TEST_TOKEN,
             TELEGRAM_API_URL=emulator.base_url,
             RUNTIME=runtime,
@@ -192,26 +187,7 @@ class Workers:
             ALBUM_WAIT_SECONDS="0.3",
             OUTBOX_INTERVAL_SECONDS="0.2",
         )
-        self.env = env
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                "--workers",
-                str(WORKERS),
-                cwd=self.folder,
-                env=self.env,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        super().__init__(folder, env, "--workers", str(WORKERS))
 
     async def ready(self, emulator: Emulator) -> None:
         """Every worker serves and one of them set the webhook."""
@@ -224,21 +200,6 @@ class Workers:
 
         await _poll(serving, START_SECONDS, "the workers")
         assert self.process is not None and self.process.returncode is None, self.output()
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), 90)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
 
 
 @pytest.fixture
@@ -254,14 +215,9 @@ async def workers(
         print(bot.output()[-6000:])
         raise
     finally:
-        if bot.process is not None and bot.process.returncode is None:
-            # A failed test: no graceful stop to wait for; the workers go with their group.
-            bot.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(bot.process.wait(), 90)
-            except TimeoutError:
-                bot.kill()
-                await bot.process.wait()
+        # After a failed test: SIGTERM (the workers go with the supervisor), killed if it hangs.
+        with contextlib.suppress(TimeoutError):
+            await bot.stop(90)
 
 
 async def _poll(condition: Callable[[], bool], within: float, what: str) -> None:
@@ -352,7 +308,7 @@ async def test_workers_file_every_report_once_in_order_and_notify_once(
     filed_in = time.monotonic() - started
     to_forward.put_nowait(None)
     assert await forwarding == FORWARDS
-    await emulator.wait_idle(timeout=30)
+    await emulator.wait_idle(timeout=120)
 
     # Every report stored once, codes unique, each citizen's steps answered in order.
     reports, _ = await _rows(database_url)
@@ -410,7 +366,7 @@ async def test_workers_file_every_report_once_in_order_and_notify_once(
     emulator.add_user(late, "Warga terakhir", language_code="id")
     assert CODE.fullmatch(await _file(TelegramChat(emulator, late)))
 
-    assert await workers.stop() == 0, workers.output()[-3000:]
+    assert await workers.stop(90) == 0, workers.output()[-3000:]
     retries = workers.output().count("raced another process")
     print(
         "\nWORKERS "
@@ -451,7 +407,7 @@ async def test_a_chat_delivered_side_by_side_is_processed_one_update_at_a_time(
 
     await emulator.wait_until(answered, 30, what="three answers in every chat")
     errors = sum(1 for user in users for m in emulator.messages(user) if GENERIC_ERROR in _text(m))
-    assert await workers.stop() == 0, workers.output()[-3000:]
+    assert await workers.stop(90) == 0, workers.output()[-3000:]
     output = workers.output()
     figures = {
         "workers": WORKERS,
