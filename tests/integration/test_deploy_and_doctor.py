@@ -414,7 +414,7 @@ async def test_doctor_passes_a_good_setup(
         "holidays",
     ]
     assert all(line.startswith("✔ ") for line in checks), output
-    assert "migrations at head (0005)" in line_of(output, "database")
+    assert "migrations at head (0007)" in line_of(output, "database")
     assert "SQLite" in line_of(output, "database")
     assert "@aduan_test_bot" in line_of(output, "token")
     assert "11 agencies, 13 categories" in line_of(output, "reference data")
@@ -469,9 +469,9 @@ async def test_doctor_asks_for_the_missing_migrations(
     assert database.startswith("✘ database: SQLite")
     assert database.endswith("— fix: run `aduan migrate`")
     if revision:
-        assert "at 0003; 2 migration(s) pending up to 0005" in database
+        assert "at 0003; 4 migration(s) pending up to 0007" in database
     else:
-        assert "empty (no migration applied); 5 migration(s) pending" in database
+        assert "empty (no migration applied); 7 migration(s) pending" in database
 
 
 async def test_doctor_does_not_create_a_missing_sqlite_file(
@@ -632,7 +632,7 @@ async def test_sqlite_backup_is_online_and_checked(
         assert restored.execute("PRAGMA journal_mode").fetchone() == ("delete",)
         names = {name for (name,) in restored.execute("SELECT name FROM agency")}
         assert len(names) == 11 and "uncommitted" not in names
-        assert restored.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
+        assert restored.execute("SELECT version_num FROM alembic_version").fetchone() == ("0007",)
     restored.close()
 
     assert await run_backup(good_settings, tmp_path / "backups", now=NOW) == 0
