@@ -32,7 +32,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -85,29 +86,77 @@ class DispatchReport:
 
 
 class RateLimiter:
-    """Spaces calls ``1 / rate`` seconds apart (no bursts), in the order they ask.
+    """At most ``rate_per_second × window`` calls reach Telegram in any ``window`` seconds.
 
-    A call that woke up late lets the next ones catch up by at most a quarter interval, so any
-    ``rate`` consecutive calls still span more than a second (a sleep that overslept must not
-    be followed by a burst). ``guard`` widens the spacing a little to absorb the jitter
-    between letting a call through and it reaching Telegram.
+    Telegram counts a send when it arrives, which the sender cannot see: a request slow to get
+    there (a busy event loop, a slow connection) arrives late, and calls released a window
+    after it could then arrive in the same window as it (a 429 in every outbox benchmark run).
+    So a call holds its place from its release until it has completed, which is after it
+    arrived: a new call waits while the calls in flight plus those completed within the last
+    ``window`` fill it. The cost is the round trip per window (on a 10 ms round trip, 1 %).
+
+    Calls are also spaced ``1 / rate`` seconds apart (no bursts), in the order they ask; one
+    that woke up late lets the next ones catch up by at most a quarter interval. ``guard``
+    widens the spacing a little to absorb jitter.
     """
 
-    def __init__(self, rate_per_second: float, *, guard: float = 0.03) -> None:
+    def __init__(self, rate_per_second: float, *, window: float = 1.0, guard: float = 0.01):
         self.interval = (1.0 + guard) / rate_per_second
         self.slack = self.interval / 4
+        self.window = window
+        self.capacity = max(1, int(rate_per_second * window))
         self._lock = asyncio.Lock()
         self._next = 0.0
+        self._in_flight = 0
+        self._completed: deque[float] = deque()  # one entry per API call
+        self._change = asyncio.Event()
 
-    async def acquire(self, cost: int = 1) -> None:
-        """Wait until the next call may go; ``cost`` is how many API calls it makes."""
+    async def acquire(self, cost: int = 1) -> Callable[[], None]:
+        """Wait for a place for ``cost`` API calls (a message with media makes several); call
+        what it returns once they have completed."""
         async with self._lock:
             slot = max(self._next, time.monotonic() - self.slack)
             wait = slot - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            await self._room_for(min(cost, self.capacity))
             released = time.monotonic()
             self._next = max(slot, released - self.slack) + cost * self.interval
+            self._in_flight += cost
+        returned = False
+
+        def release() -> None:
+            nonlocal returned
+            if not returned:
+                returned = True
+                self._in_flight -= cost
+                self._completed.extend([time.monotonic()] * cost)
+                self._change.set()
+
+        return release
+
+    @contextlib.asynccontextmanager
+    async def call(self, cost: int = 1) -> AsyncIterator[None]:
+        """``acquire`` around a block: the place is held until the block ends."""
+        release = await self.acquire(cost)
+        try:
+            yield
+        finally:
+            release()
+
+    async def _room_for(self, cost: int) -> None:
+        """Wait until ``cost`` more calls fit in the window."""
+        while True:
+            now = time.monotonic()
+            while self._completed and self._completed[0] <= now - self.window:
+                self._completed.popleft()
+            if self._in_flight + len(self._completed) + cost <= self.capacity:
+                return
+            # Room comes when the oldest completion leaves the window or a call completes.
+            timeout = self._completed[0] + self.window - now if self._completed else None
+            self._change.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._change.wait(), timeout)
 
 
 def api_calls(message: Message) -> int:
@@ -250,10 +299,11 @@ class OutboxDispatcher:
         except (KeyError, TypeError, ValueError) as error:
             await self._record(row, report, "dead", mark_dead, error=f"bad payload: {error!r}")
             return
-        await self.limiter.acquire(api_calls(message))
+        release = await self.limiter.acquire(api_calls(message))
         lease_end = row.claimed_until
         margin = self.lease * LEASE_MARGIN
         if self.paused() or (lease_end is not None and self.clock() > lease_end - margin):
+            release()
             await self._record(
                 row,
                 report,
@@ -265,7 +315,7 @@ class OutboxDispatcher:
             )
             return
         try:
-            message_id = await self.sender.send(row.chat_id, message)
+            message_id = await self._transmit(row.chat_id, message, release)
         except RetryAfter as error:
             self._pause(error.seconds)
             await self._record(
@@ -290,6 +340,15 @@ class OutboxDispatcher:
             await self._record(
                 row, report, "sent", mark_sent, message_id=message_id, now=self.clock()
             )
+
+    async def _transmit(
+        self, chat_id: int, message: Message, release: Callable[[], None]
+    ) -> int | None:
+        """Send, then give the rate limiter's place back (the send has arrived by then)."""
+        try:
+            return await self.sender.send(chat_id, message)
+        finally:
+            release()
 
     async def _fail(self, row: Notification, report: DispatchReport, error: str) -> None:
         attempts = row.attempts + 1

@@ -55,11 +55,32 @@ async def test_the_limiter_never_lets_rate_calls_into_one_second_even_after_a_st
     released: list[float] = []
 
     async def call(n: int) -> None:
-        await limiter.acquire()
-        released.append(time.monotonic())
-        if n == 5:
-            time.sleep(0.03)  # noqa: ASYNC251 - the event loop stalls: the calls queued behind must not burst
+        async with limiter.call():
+            released.append(time.monotonic())
+            if n == 5:
+                time.sleep(0.03)  # noqa: ASYNC251 - the event loop stalls: the calls queued behind must not burst
 
     await asyncio.gather(*(call(n) for n in range(60)))
     spans = [released[k + 20] - released[k] for k in range(len(released) - 20)]
     assert min(spans) >= 20 / 200  # any 21 consecutive calls take at least 20 intervals
+
+
+async def test_a_request_slow_to_reach_telegram_never_lets_a_window_hold_more_than_the_rate() -> (
+    None
+):
+    # Telegram counts a send when it arrives. A request that takes long to get there (a busy
+    # event loop, a slow connection) arrives late, and spacing the releases alone then lets the
+    # calls released a window after it arrive within the same window: a 429 in every outbox
+    # benchmark run. The limiter counts a call until it has completed, which is after it arrived.
+    limiter = RateLimiter(100.0, window=0.2)  # at most 20 calls arrive in any 0.2 s
+    arrivals: list[float] = []
+
+    async def call(n: int) -> None:
+        async with limiter.call():
+            await asyncio.sleep(0.06 if n == 0 else 0.001)  # on the way to Telegram
+            arrivals.append(time.monotonic())
+
+    await asyncio.gather(*(call(n) for n in range(45)))
+    arrivals.sort()
+    spans = [arrivals[k + 20] - arrivals[k] for k in range(len(arrivals) - 20)]
+    assert min(spans) >= 0.2  # no 21 arrivals inside one window
