@@ -61,9 +61,8 @@ from storage.citizens import upsert_citizen
 from storage.conversations import ConcurrentUpdate, load_state, save_state
 from storage.database import SessionFactory, is_connection_error
 from storage.locks import lock_chat
-from storage.staff import active_staff
 from storage.unit_of_work import UnitOfWork
-from storage.updates import already_processed, mark_processed
+from storage.updates import already_processed, claim_updates
 
 log = logging.getLogger(__name__)
 updates_log = logging.getLogger("aduan.updates")
@@ -252,16 +251,15 @@ class UpdateProcessor:
             session = uow.session
             # Several processes (bot/workers.py): one update of a chat at a time (PostgreSQL).
             await lock_chat(session=session, chat_id=event.chat_id)
-            if await already_processed(session=session, update_ids=event.all_update_ids):
+            if not await claim_updates(session=session, update_ids=event.all_update_ids, now=now):
                 log.info("skipping redelivered update %s", event.update_id)
                 trace.outcome = "duplicate"
                 return []
-            citizen = await upsert_citizen(session=session, sender=event.user)
+            citizen, staff = await upsert_citizen(session=session, sender=event.user)
             if citizen.locale is None:
                 # Notifications written by others are rendered in this language later on.
                 citizen.locale = self.translator.pick(event.user.language_code)
                 session.add(citizen)
-            staff = await active_staff(session=session, telegram_id=event.user.user_id)
             loaded = await load_state(
                 session=session, chat_id=event.chat_id, user_id=event.user.user_id, now=now
             )
@@ -288,7 +286,6 @@ class UpdateProcessor:
                 expires_at=now + timedelta(hours=self.settings.draft_ttl_hours),
                 now=now,
             )
-            await mark_processed(session=session, update_ids=event.all_update_ids, now=now)
             await uow.commit()
             trace.outcome = "ok"
             return replies

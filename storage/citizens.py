@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from typing import NamedTuple
+
+from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.events import Sender
-from storage.models import Citizen
+from storage.models import Citizen, Staff
+from storage.staff import active_staff
 
 
-async def upsert_citizen(*, session: AsyncSession, sender: Sender) -> Citizen:
-    """The citizen behind ``sender``, registered on first contact and kept up to date."""
-    citizen = (
-        await session.exec(select(Citizen).where(Citizen.telegram_id == sender.user_id))
-    ).first()
-    if citizen is None:
+class Identity(NamedTuple):
+    """Who sent an update: always a citizen record, and the staff role if they have one."""
+
+    citizen: Citizen
+    staff: Staff | None
+
+
+async def upsert_citizen(*, session: AsyncSession, sender: Sender) -> Identity:
+    """The citizen behind ``sender``, registered on first contact and kept up to date, with
+    their active staff record: one query for everyone who wrote before (every update asks)."""
+    query = (
+        select(Citizen, Staff)
+        .outerjoin(Staff, and_(Staff.telegram_id == Citizen.telegram_id, col(Staff.active)))
+        .where(Citizen.telegram_id == sender.user_id)
+    )
+    found = (await session.exec(query)).first()
+    if found is None:
         citizen = Citizen(telegram_id=sender.user_id)
+        staff = await active_staff(session=session, telegram_id=sender.user_id)
+    else:
+        citizen, staff = found
     changed = (citizen.first_name, citizen.last_name, citizen.username) != (
         sender.first_name[:128],
         sender.last_name,
@@ -30,4 +47,4 @@ async def upsert_citizen(*, session: AsyncSession, sender: Sender) -> Citizen:
         citizen.username = sender.username
         session.add(citizen)
         await session.flush()
-    return citizen
+    return Identity(citizen, staff)

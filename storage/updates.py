@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,12 +23,20 @@ async def already_processed(*, session: AsyncSession, update_ids: Iterable[int])
     return found.first() is not None
 
 
-async def mark_processed(
-    *, session: AsyncSession, update_ids: Iterable[int], now: datetime
-) -> None:
-    """Record the updates as handled, in the same transaction as their effects."""
-    session.add_all(ProcessedUpdate(update_id=i, processed_at=now) for i in update_ids)
-    await session.flush()
+async def claim_updates(*, session: AsyncSession, update_ids: Iterable[int], now: datetime) -> bool:
+    """Record the updates as handled, in the transaction that handles them; False when one of
+    them was handled before (the caller then rolls back, which also forgets the others).
+
+    One statement instead of a look-up and a later insert. On PostgreSQL a second process
+    handling the same update waits here until the first one's transaction ends, then finds it.
+    """
+    ids = sorted(set(update_ids))
+    rows = [{"update_id": i, "processed_at": now} for i in ids]
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(ProcessedUpdate).values(rows).on_conflict_do_nothing()
+    result = await session.exec(statement)
+    return int(result.rowcount or 0) == len(ids)
 
 
 async def prune_processed(*, session: AsyncSession, before: datetime) -> int:

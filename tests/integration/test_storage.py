@@ -32,7 +32,7 @@ from storage.database import migrate, session_factory
 from storage.models import Agency, Category, Complaint
 from storage.reference import active_categories, load_reference_data
 from storage.unit_of_work import UnitOfWork
-from storage.updates import already_processed, mark_processed
+from storage.updates import already_processed, claim_updates
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 REFERENCE = DATA_DIR / "tanjungpinang.toml"
@@ -115,7 +115,7 @@ async def test_a_complaint_is_stored_with_attachments_history_and_aware_times(
         WorkingCalendar(timezone=settings.timezone, holidays=load_holidays(settings.holidays_file)),
     )
     async with UnitOfWork(sessions) as uow:
-        citizen = await upsert_citizen(session=uow.session, sender=Sender(42, "Ani"))
+        citizen, _ = await upsert_citizen(session=uow.session, sender=Sender(42, "Ani"))
         category = (await active_categories(session=uow.session))[0]
         media = tuple(
             Media(AttachmentKind.PHOTO, f"file-{i}", f"u-{i}", f"cap {i}", 10) for i in range(2)
@@ -202,11 +202,13 @@ async def test_processed_updates_are_recognised(db: AsyncEngine) -> None:
     sessions = session_factory(db)
     async with UnitOfWork(sessions) as uow:
         assert not await already_processed(session=uow.session, update_ids=[5, 6])
-        await mark_processed(session=uow.session, update_ids=[5, 6], now=NOW)
+        assert await claim_updates(session=uow.session, update_ids=[5, 6], now=NOW)
         await uow.commit()
     async with UnitOfWork(sessions) as uow:
         assert await already_processed(session=uow.session, update_ids=[6])
         assert not await already_processed(session=uow.session, update_ids=[7])
+        # An album whose one update was handled before is a redelivery: none is recorded.
+        assert not await claim_updates(session=uow.session, update_ids=[6, 7], now=NOW)
 
 
 async def test_an_uncommitted_unit_of_work_leaves_nothing(db: AsyncEngine) -> None:
