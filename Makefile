@@ -12,15 +12,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The public page's map library (Leaflet, from the npm registry; bot/opendata/package-lock.json),
+# served by Aduan itself. Without npm the page still works, with figures and a list but no map.
+LEAFLET := bot/opendata/node_modules/leaflet/dist/leaflet.js
 
-run: $(STAMP)  ## run the bot (applies migrations first); no token: the training sandbox
+$(LEAFLET): bot/opendata/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix bot/opendata --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: /public/ runs without its map (apt-get install npm)"; fi
+
+install: $(STAMP) $(LEAFLET)
+
+run: $(STAMP) $(LEAFLET)  ## run the bot (applies migrations first); no token: the training sandbox
 	$(BIN)/aduan run --sandbox-if-no-token
 
 sandbox: $(STAMP)  ## the training sandbox in the browser (ARGS="--scenario --port 8800")
 	$(BIN)/aduan sandbox $(ARGS)
 
-test: $(STAMP)  ## unit, integration (SQLite + PostgreSQL) and end-to-end tests
+test: $(STAMP) $(LEAFLET)  ## unit, integration (SQLite + PostgreSQL) and end-to-end tests
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)

@@ -33,6 +33,10 @@ Decisions:
   ``_wire`` gives it to the dispatcher and the scheduler's jobs, and builds the
   ``Observability`` routes (/healthz, /readyz, /metrics) that the runtime serves on
   ``HTTP_LISTEN``. ``connect_app`` applies ``LOG_FORMAT`` to the process's log handler.
+- Open data (issue 14): ``_wire`` builds the Open311 site (bot/opendata/open311.py) on the
+  client's sender, which fetches published photos from Telegram, and the public page
+  (bot/opendata/page.py), and hands them to the runtime in ``sites`` (any object with
+  ``add_routes(app)``); ``OPEN_DATA=false`` builds neither.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,11 +62,14 @@ from bot.jobs import build_scheduler
 from bot.logs import use_log_format
 from bot.metrics import Metrics
 from bot.observability import Observability
+from bot.opendata.open311 import Open311Site
+from bot.opendata.page import PublicPage
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import UpdatePipeline
 from bot.processing import Clock, UpdateProcessor, system_clock
 from bot.reports.runner import ReportRunner
-from bot.runtime import BotRuntime, TelegramClient
+from bot.runtime import BotRuntime, Site, TelegramClient
+from bot.sending import TelegramSender
 from bot.settings import RuntimeName, Settings
 from storage.database import (
     SessionFactory,
@@ -266,6 +274,27 @@ async def connect_app(
     return _wire(app, client, registers=registers)
 
 
+def _open_data(app: App, sender: TelegramSender[Any]) -> list[Site]:
+    """The Open311 API and the public page, on the app's data; photos come through ``sender``."""
+    return [
+        Open311Site(
+            sessions=app.sessions,
+            translator=app.translator,
+            calendar=app.calendar,
+            settings=app.settings,
+            clock=app.clock,
+            download=sender.download,
+        ),
+        PublicPage(
+            sessions=app.sessions,
+            translator=app.translator,
+            calendar=app.calendar,
+            settings=app.settings,
+            clock=app.clock,
+        ),
+    ]
+
+
 def _wire(app: App, client: TelegramClient, *, registers: bool = True) -> ConnectedApp:
     """The background work and the runtime, on the client's sender and the app's clock."""
     settings, clock, sender = app.settings, app.clock, client.sender
@@ -306,6 +335,8 @@ def _wire(app: App, client: TelegramClient, *, registers: bool = True) -> Connec
     pipeline = UpdatePipeline(
         processor=app.processor.process, sender=sender, album_wait=settings.album_wait_seconds
     )
+    # Open data (issue 14): served on HTTP_LISTEN unless OPEN_DATA is off.
+    sites = _open_data(app, sender) if settings.open_data else []
     runtime = BotRuntime(
         client=client,
         settings=settings,
@@ -315,5 +346,6 @@ def _wire(app: App, client: TelegramClient, *, registers: bool = True) -> Connec
         dispatcher=dispatcher,
         observability=observability,
         registers=registers,
+        sites=sites,
     )
     return ConnectedApp(app, client, dispatcher, reports, scheduler, runtime, observability)

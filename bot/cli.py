@@ -1,6 +1,7 @@
 """The ``aduan`` command: ``run`` (the bot; ``--workers N``: N webhook worker processes, see
 bot/workers.py), ``migrate`` (the database), ``sandbox`` (training), ``doctor`` (check a setup
-and say how to fix it), ``backup [PATH]`` (an online backup)."""
+and say how to fix it), ``backup [PATH]`` (an online backup), ``apikey issue NAME | revoke ID |
+list`` (Open311 API keys, bot/opendata/key_admin.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.app import DatabaseUnavailable, connect_app, prepare_database
 from bot.backup import run_backup
 from bot.doctor import run_doctor
 from bot.logs import configure_logging
+from bot.opendata.key_admin import add_apikey_parser, run_apikey
 from bot.sandbox.training import DEFAULT_PORT, SandboxOptions, serve
 from bot.settings import BotMode, Settings
 from bot.workers import supervise
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument(
         "--language", choices=("id", "en"), default="id", help="the simulated users' language"
     )
+    add_apikey_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "doctor":
         # Before _settings(): the doctor reports each invalid setting as a line of its own.
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_backup(settings, args.path))
     if args.command == "migrate":
         return _until_done(_migrate(settings))
+    if args.command == "apikey":
+        return _until_code(run_apikey(settings, args))
     if args.command == "sandbox":
         return _sandbox(settings, args)
     if not settings.telegram_bot_token:

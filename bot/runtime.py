@@ -45,15 +45,16 @@ Nothing is confirmed to Telegram before it is safe (ARCHITECTURE rule 9, issue 1
   (update_id and error class) and answered 200, because Telegram would resend it forever.
 
 Aduan's HTTP server (issue 13) runs in both modes on ``HTTP_LISTEN`` (``settings.http_address``):
-``/healthz``, ``/readyz`` and ``/metrics`` (bot/observability.py), and in webhook mode the
-webhook path too. It starts first, so ``/healthz`` answers while the bot starts, and stops last,
-after the pipeline is drained and the scheduler stopped, so the webhook requests waiting for
-their update are answered on the way. ``HTTP_LISTEN=off`` runs polling without it. An address
-that cannot be bound fails a webhook run; in polling mode it is logged as an error and the bot
-runs on without the server: citizens keep being answered, and the missing ``/healthz`` is what
-the operator's monitoring notices. With ``WORKERS`` > 1 (bot/workers.py) every worker binds
-the same address with ``SO_REUSEPORT`` and only the one built with ``registers=True``
-(worker 0) calls setMyCommands and setWebhook.
+``/healthz``, ``/readyz`` and ``/metrics`` (bot/observability.py), every ``Site`` it was
+given (``sites``: anything with ``add_routes(app)``, e.g. the Open311 API), and in webhook
+mode the webhook path too. It starts first, so ``/healthz`` answers while the bot starts, and
+stops last, after the pipeline is drained and the scheduler stopped, so the webhook requests
+waiting for their update are answered on the way. ``HTTP_LISTEN=off`` runs polling without
+it. An address that cannot be bound fails a webhook run; in polling mode it is logged as an
+error and the bot runs on without the server: citizens keep being answered, and the missing
+``/healthz`` is what the operator's monitoring notices. With ``WORKERS`` > 1 (bot/workers.py)
+every worker binds the same address with ``SO_REUSEPORT`` and only the one built with
+``registers=True`` (worker 0) calls setMyCommands and setWebhook.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ import contextlib
 import hmac
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -104,6 +105,13 @@ POLLING_RETRY_MAX = 30.0
 # How long one Bot API request may take before it counts as a timeout (aiogram's default; PTB's
 # is 5 s, after which a slow but successful send would be retried and arrive twice).
 REQUEST_TIMEOUT_SECONDS = 60.0
+
+
+class Site(Protocol):
+    """A set of routes served on Aduan's HTTP server (the Open311 API, the public page …)."""
+
+    def add_routes(self, app: web.Application) -> None:
+        """Add the site's routes to ``app``."""
 
 
 class TelegramClient(ABC):
@@ -184,6 +192,7 @@ class BotRuntime:
         dispatcher: OutboxDispatcher,
         observability: Observability | None = None,
         registers: bool = True,
+        sites: Sequence[Site] = (),
     ) -> None:
         self.client = client
         # Whether this process tells Telegram the command menu and the webhook: with several
@@ -196,6 +205,8 @@ class BotRuntime:
         self.scheduler = scheduler
         self.dispatcher = dispatcher
         self.observability = observability
+        # Further route sets served next to /healthz … (bot/app.py builds them).
+        self.sites = tuple(sites)
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self._started = False
@@ -242,7 +253,7 @@ class BotRuntime:
         address = self.settings.http_address
         if self.settings.listen_from_old_name:
             log.warning("WEBHOOK_LISTEN is the old name of HTTP_LISTEN: please rename it")
-        if not webhook and self.observability is None:
+        if not webhook and self.observability is None and not self.sites:
             return None  # nothing to serve (a runtime built without bot/app.py)
         if address is None:
             if webhook:
@@ -255,6 +266,9 @@ class BotRuntime:
         if self.observability is not None:
             self.observability.add_routes(app, runtime=self.status)
         paths = ["/healthz", "/readyz", "/metrics"] if self.observability else []
+        for site in self.sites:
+            site.add_routes(app)
+            paths.append(type(site).__name__)
         if webhook:
             path = urlparse(self.settings.webhook_url).path or "/"
             app.router.add_post(path, self._webhook_handler())

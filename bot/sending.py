@@ -184,6 +184,12 @@ class TelegramSender(ABC, Generic[Markup]):
     def __init__(self, bot: BotApi) -> None:
         self.bot = bot
 
+    async def download(self, file_id: str) -> tuple[bytes, str | None]:
+        """A file's bytes and getFile's ``file_path`` (the token stays in this process)."""
+        downloaded = await self._call(self._download(file_id))
+        assert downloaded is not None
+        return downloaded
+
     async def answer_callback(self, callback_id: str, notice: Notice | None) -> None:
         """Answer a button press, with the pop-up text if there is one."""
         await self._call(

@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     # redelivers an update for at most 24 h), delivered or dead notifications this many days.
     processed_update_retention_days: float = Field(default=7, ge=2)
     notification_retention_days: float = Field(default=30, ge=1)
+    # The public transparency page (/public/, bot/opendata/page.py): how long its figures, map
+    # data and searches are kept before the database is asked again; the map's tile URL
+    # (Leaflet's {z}/{x}/{y} template; empty: no tiles, markers on a plain background) and the
+    # attribution the tile server requires.
+    public_cache_seconds: float = Field(default=300, ge=1, le=86_400)
+    public_map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    public_map_attribution: str = "© OpenStreetMap contributors"
+    # Open data (issue 14): the Open311 GeoReport v2 API under /open311/v2/ (public and
+    # anonymous reports only, never who sent them); off serves none of it. Writes through the
+    # API are limited per key and per process (with N workers, N times this per minute).
+    open_data: bool = True
+    open311_requests_per_minute: int = Field(default=60, ge=1, le=100_000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -126,6 +138,19 @@ class Settings(BaseSettings):
             return None
         parse_listen(value)  # raises ValueError with the reason
         return value.strip()
+
+    @field_validator("public_map_tiles_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if value and (
+            not re.fullmatch(r"https?://[^/\s'\"]+/\S*", value)
+            or not all(part in value for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError(
+                "PUBLIC_MAP_TILES_URL must be empty or an http(s) URL with {z}, {x} and {y}"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -19,7 +19,8 @@ FLOW = "intake"
 STEPS = ("kind", "category", "description", "location", "attachments", "privacy", "summary")
 # A city admin registering a walk-in, letter, phone … report answers two questions more.
 OFFLINE_STEPS = ("channel", "reporter", *STEPS)
-OFFLINE_CHANNELS = tuple(c for c in Channel if c is not Channel.TELEGRAM)
+# Open311 reports come through the API only, never by a city admin's choice.
+OFFLINE_CHANNELS = tuple(c for c in Channel if c not in (Channel.TELEGRAM, Channel.OPEN311))
 REPORTER_MAX_CHARS = 200
 
 

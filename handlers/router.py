@@ -24,7 +24,7 @@ from bot.core.callbacks import (
 )
 from bot.core.events import INVALID_LOCATION, Event
 from bot.core.replies import Message, Reply
-from handlers import answers, citizen, intake, staff, staff_actions, stats, verdict
+from handlers import answers, api_keys, citizen, intake, staff, staff_actions, stats, verdict
 from handlers.context import Context
 from handlers.menus import stale_button
 
@@ -51,6 +51,7 @@ COMMANDS: dict[str, CommandHandler] = {
     "resolve": staff_actions.on_one_line,
     "stats": stats.on_stats,
     "export": stats.on_export,
+    "apikey": api_keys.on_apikey,
 }
 
 # Commands shown in Telegram's menu (setMyCommands), with their catalog descriptions.

@@ -31,6 +31,7 @@ class NewComplaint:
     address: str | None = None
     attachments: tuple[Media, ...] = ()
     channel: Channel = Channel.TELEGRAM
+    reporter_name: str | None = None
     reporter_contact: str | None = None
     claim_token: str | None = None
 
@@ -80,6 +81,7 @@ async def add_complaint(
         address=data.address,
         privacy=data.privacy,
         channel=data.channel,
+        reporter_name=data.reporter_name,
         reporter_contact=data.reporter_contact,
         claim_token=data.claim_token,
         citizen_id=citizen_id,

@@ -156,6 +156,19 @@ class Staff(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
 
 
+class ApiKey(SQLModel, table=True):
+    """A key for writing through the Open311 API; only the SHA-256 of its secret is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    # The superadmin who issued it (None: issued with the ``aduan apikey`` command line).
+    created_by: int | None = Field(default=None, foreign_key="staff.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
 class StaffInvite(SQLModel, table=True):
     """A one-time link that makes whoever opens it a staff member with the given role."""
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import replace
 
 from bot.casework.history import channel_of, record
-from bot.casework.work import CitizenActor, Denied, StaffActor, Work
+from bot.casework.work import CitizenActor, Denied, StaffActor, SystemActor, Work
 from bot.core.lifecycle import Action, Actor, Channel, Deadline, Role, Status, may
 from storage.complaints import NewComplaint, add_complaint, claimable_report
 from storage.models import Complaint
@@ -51,6 +51,17 @@ async def register_offline(work: Work, data: NewComplaint) -> Complaint:
         raise Denied(Action.SUBMIT)
     offline = replace(data, claim_token=data.claim_token or secrets.token_urlsafe(18))
     return await _store(work, offline, None)
+
+
+async def receive_open311(work: Work, data: NewComplaint) -> Complaint:
+    """Another civic system sends a report through the Open311 API (as the system actor).
+
+    It enters the city's queue like an offline report, with a claim link for the reporter.
+    """
+    if not isinstance(work.actor, SystemActor) or data.channel != Channel.OPEN311:
+        raise Denied(Action.SUBMIT)
+    received = replace(data, claim_token=data.claim_token or secrets.token_urlsafe(18))
+    return await _store(work, received, None)
 
 
 async def claim(work: Work, token: str) -> Complaint | None:

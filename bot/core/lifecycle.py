@@ -32,6 +32,8 @@ class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
     SOCIAL_MEDIA = "social_media"
+    # Sent by another civic system through the Open311 API (bot/opendata/open311.py).
+    OPEN311 = "open311"
 
 
 class Status(StrEnum):

@@ -9,10 +9,8 @@ used. With SANDBOX_SCREENSHOT=path the test saves the page at the end (the READM
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -23,35 +21,15 @@ import pytest
 
 from bot.sandbox.training import Sandbox, SandboxOptions
 from bot.settings import Settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, NEEDS_BROWSER, WAIT_MS
 
 # Reports are numbered per local year, and the sandbox runs on the real clock.
 THIS_YEAR_CODE = f"TPI-{datetime.now(ZoneInfo('Asia/Jakarta')).year}-"
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
-HAVE_CHROMIUM = Path(CHROMIUM).is_file()
-# The flags this machine's closed network needs; the profile is a fresh directory per test.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 15_000
 DESCRIPTION = "Jalan <rusak> berlubang besar di depan SDN 005 Jl. Merdeka, sudah dua minggu."
 
 pytestmark = [
-    pytest.mark.skipif(
-        not HAVE_PLAYWRIGHT, reason="Playwright for Python is not installed (pip install -e .[dev])"
-    ),
-    pytest.mark.skipif(
-        not HAVE_CHROMIUM,
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, as .ci/run does)",
-    ),
+    *NEEDS_BROWSER,
     pytest.mark.timeout(180),
 ]
 

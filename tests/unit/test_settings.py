@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_env_example_documents_every_setting_and_loads() -> None:
     example = (ROOT / ".env.example").read_text()
-    named = set(re.findall(r"^#?\s?([A-Z][A-Z_]+)=", example, flags=re.MULTILINE))
+    named = set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert named == {name.upper() for name in Settings.model_fields}
     settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
     assert settings.database_url.startswith("sqlite+aiosqlite:///")

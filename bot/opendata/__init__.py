@@ -1,0 +1,1 @@
+"""Open data: the Open311 API and the public transparency page (issue 14)."""
