@@ -301,7 +301,12 @@ def test_compose_runs_postgres_and_webhook_workers() -> None:
 def test_the_dockerfile_installs_the_project_and_runs_as_a_user() -> None:
     instructions = dockerfile_instructions(DEPLOY / "Dockerfile")
     names = [name for name, _ in instructions]
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    stages = [args for name, args in instructions if name == "FROM"]
+    assert stages[-1] == "python:3.11-slim"  # the image that runs; before it, Leaflet's build
+    assert any(
+        name == "COPY" and "--from=leaflet" in args and "bot/opendata/node_modules" in args
+        for name, args in instructions
+    )
     user = next(args for name, args in instructions if name == "USER")
     assert user not in {"root", "0"}
     assert names.index("USER") < names.index("CMD")
