@@ -71,6 +71,10 @@ _SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 
+# Telegram refuses a bot's upload (the whole request) over 50 MB with 413.
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024
+
+
 def _describe(message: Mapping[str, Any]) -> str:
     """A one-line summary of a message for timeout errors."""
     body = message.get("text") or message.get("caption") or ""
@@ -167,7 +171,7 @@ class Emulator(UserSimulation):
         """Start the HTTP server (ephemeral port by default) and the webhook deliverer."""
         if self._runner is not None:
             return
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=UPLOAD_LIMIT_BYTES + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -223,6 +227,10 @@ class Emulator(UserSimulation):
         method = request.match_info["method"]
         if method.lower() not in self._handlers:
             return self._json(ApiError(404, "Not Found").body(), 404)
+        if (request.content_length or 0) > UPLOAD_LIMIT_BYTES:
+            error = ApiError(413, "Request Entity Too Large")
+            self._record(method, Params({}), error=error)
+            return self._json(error.body(), error.code)
         try:
             params = await read_params(request)
         except ApiError as error:

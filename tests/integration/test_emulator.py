@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.sandbox.emulator import Emulator
+from bot.sandbox.emulator import UPLOAD_LIMIT_BYTES, Emulator
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -103,6 +104,28 @@ async def test_send_message_json_form_and_multipart(
     assert [m["text"] for m in emu.messages(user.id)] == ["json", "form", "multipart"]
     ids = [m["message_id"] for m in emu.messages(user.id)]
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+async def test_an_upload_over_50_mb_is_refused_like_telegram_does(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    user = emu.add_user(1001, "Siti")
+
+    async def send_document(size: int) -> tuple[int, dict[str, Any]]:
+        multipart = aiohttp.FormData()
+        multipart.add_field("chat_id", str(user.id))
+        multipart.add_field("document", io.BytesIO(b"x" * size), filename="aduan-2026.xlsx")
+        async with http.post(f"{emu.api_url}/sendDocument", data=multipart) as response:
+            return response.status, await response.json()
+
+    status, body = await send_document(UPLOAD_LIMIT_BYTES + 1)
+    assert status == 413 and body == {
+        "ok": False,
+        "error_code": 413,
+        "description": "Request Entity Too Large",
+    }
+    status, body = await send_document(1_000_000)
+    assert status == 200 and body["result"]["document"]["file_name"] == "aduan-2026.xlsx"
 
 
 # ------------------------------------------------------------ HTML and limits
