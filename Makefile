@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run sandbox test lint types check bench reliability install clean lock audit
+.PHONY: run sandbox test lint types check bench load reliability install clean lock audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,9 @@ reliability: $(STAMP)  ## the long loops: 20 SIGKILL rounds, 50 race rounds, 500
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+load: $(STAMP)  ## the bot process under load vs an echo bot (ARGS="--citizens 50 --mode polling --profile")
+	$(BIN)/python -m bench.load $(ARGS)
 
 # requirements.lock: the runtime dependencies of pyproject.toml and everything they pull in, at
 # the versions installed in .venv (what the tests ran with). Deploy with
