@@ -19,9 +19,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bot.settings import Settings
+from tests.support.bot_process import clean_environment as test_environment
 
 ROOT = Path(__file__).resolve().parents[2]
+# The source tree the bot process runs from: this checkout, or another one given in
+# ADUAN_BENCH_CODE (e.g. `git worktree add /tmp/before <commit>`), to measure a change before
+# and after in the same run against the same baseline.
+BOT_CODE = Path(os.environ.get("ADUAN_BENCH_CODE") or ROOT).resolve()
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -32,11 +36,10 @@ def free_port() -> int:
 
 
 def clean_environment(**settings: str) -> dict[str, str]:
-    """This environment without any Aduan setting (none of the developer's), plus ``settings``."""
-    names = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    env.update(settings)
-    env["PYTHONPATH"] = str(ROOT)
+    """This environment without any Aduan setting (none of the developer's), plus ``settings``;
+    the bot runs from ``BOT_CODE``."""
+    env = test_environment(**settings)
+    env["PYTHONPATH"] = str(BOT_CODE)
     return env
 
 
