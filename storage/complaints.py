@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, func, insert, update
+from sqlalchemy import ColumnElement, case, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -230,14 +230,29 @@ async def inbox(
         await session.exec(select(func.count()).select_from(Complaint).where(*conditions))
     ).one()
     deadline = active_deadline()
+    # The page's ids first, sorted within ix_complaint_waiting (no table row is read for the
+    # reports not shown), then the page's rows.
     query = (
-        select(Complaint)
+        select(col(Complaint.id))
         .where(*conditions)
         .order_by(deadline.is_(None), deadline, col(Complaint.id))
         .offset(offset)
         .limit(limit)
     )
-    return int(total), list((await session.exec(query)).all())
+    ids = list((await session.exec(query)).all())
+    return int(total), await _in_order(session, ids)
+
+
+async def _in_order(session: AsyncSession, ids: list[int | None]) -> list[Complaint]:
+    """The reports with these ids, in this order."""
+    if not ids:
+        return []
+    rows = (await session.exec(select(Complaint).where(col(Complaint.id).in_(ids)))).all()
+    by_id = {row.id: row for row in rows}
+    return [by_id[n] for n in ids if n in by_id]
+
+
+EARTH_RADIUS_M = 6_371_000
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -245,7 +260,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 async def possible_duplicates(
@@ -253,29 +268,57 @@ async def possible_duplicates(
 ) -> list[Complaint]:
     """Same category in the last ``days``, within ``radius_m`` or at the same address."""
     since = complaint.submitted_at - timedelta(days=days)
-    query = select(Complaint).where(
+    address = (complaint.address or "").strip().casefold()
+    located = complaint.latitude is not None and complaint.longitude is not None
+    # The database narrows the window to candidates, never dropping a match, from
+    # ix_complaint_category_submitted alone (a busy category has tens of thousands of reports
+    # in two months); the exact test below decides, as it always did.
+    candidates: list[ColumnElement[bool]] = []
+    if located:
+        # Within radius_m, the latitudes differ by at most radius_m / R radians.
+        band = math.degrees(radius_m / EARTH_RADIUS_M) * (1 + 1e-9) + 1e-12
+        center = complaint.latitude or 0
+        candidates.append(col(Complaint.latitude).between(center - band, center + band))
+    if address:
+        # An address of printable ASCII only matches when it is the same in lower case without
+        # the spaces around it; any other address is left to the exact test.
+        stored = col(Complaint.address)
+        unusual = (
+            stored.op("~")("[^ -~]")
+            if session.bind is not None and session.bind.dialect.name == "postgresql"
+            else stored.op("GLOB")("*[^ -~]*")
+        )
+        candidates += [unusual, func.lower(func.trim(stored)) == address]
+    if not candidates:
+        return []
+    query = select(
+        col(Complaint.id),
+        col(Complaint.latitude),
+        col(Complaint.longitude),
+        col(Complaint.address),
+    ).where(
         Complaint.category_id == complaint.category_id,
         col(Complaint.id) != complaint.id,
         col(Complaint.submitted_at) >= since,
         col(Complaint.submitted_at) <= complaint.submitted_at + timedelta(days=days),
+        or_(*candidates),
     )
-    found = []
-    address = (complaint.address or "").strip().casefold()
-    for other in (await session.exec(query.order_by(col(Complaint.submitted_at)))).all():
+    found: list[int | None] = []
+    rows = (await session.exec(query.order_by(col(Complaint.submitted_at)))).all()
+    for other_id, latitude, longitude, other_address in rows:
         near = (
-            None not in (complaint.latitude, complaint.longitude, other.latitude, other.longitude)
+            located
+            and latitude is not None
+            and longitude is not None
             and distance_m(
-                complaint.latitude or 0,
-                complaint.longitude or 0,
-                other.latitude or 0,
-                other.longitude or 0,
+                complaint.latitude or 0, complaint.longitude or 0, latitude or 0, longitude or 0
             )
             <= radius_m
         )
-        same_address = bool(address) and address == (other.address or "").strip().casefold()
+        same_address = bool(address) and address == (other_address or "").strip().casefold()
         if near or same_address:
-            found.append(other)
-    return found
+            found.append(other_id)
+    return await _in_order(session, found)
 
 
 async def add_event(

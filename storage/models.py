@@ -64,6 +64,28 @@ class Complaint(SQLModel, table=True):
         # Statistics and exports select a period of submissions, city-wide or per agency.
         Index("ix_complaint_submitted", "submitted_at"),
         Index("ix_complaint_agency_submitted", "agency_id", "submitted_at"),
+        # The case card's possible duplicates: same category, a window of submissions, read
+        # from the index alone (a busy category has tens of thousands of reports in the window).
+        Index(
+            "ix_complaint_category_submitted",
+            "category_id",
+            "submitted_at",
+            "latitude",
+            "longitude",
+            "address",
+            "id",
+        ),
+        # Inboxes, the deadline scans and the overdue list filter by status (and agency) and
+        # order by the deadline running in the status: all of it read from this index alone.
+        Index(
+            "ix_complaint_waiting",
+            "status",
+            "agency_id",
+            "verify_due_at",
+            "first_response_due_at",
+            "completion_due_at",
+            "id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

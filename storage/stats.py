@@ -8,8 +8,9 @@ cursor (``yield_per``), so neither a year's statistics nor a year's export is he
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -20,11 +21,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.lifecycle import OPEN
-from bot.core.stats import ReportRow
+from bot.core.stats import (
+    Evaluation,
+    ReportRow,
+    WorkingClock,
+    count_table,
+)
 from storage.complaints import active_deadline
 from storage.models import Agency, Category, Citizen, Complaint
 
 BATCH_ROWS = 5000
+TABLE_ROWS = 100_000  # count_period's batches: numpy's overhead per batch stays small
 
 _DATETIMES = (
     "submitted_at",
@@ -116,6 +123,107 @@ async def count_reports(
     """How many reports were submitted in ``[start, end)``."""
     query = select(func.count()).select_from(Complaint).where(*_period(start, end, agency_id))
     return int((await session.exec(query)).one())
+
+
+# --- a period's figures, counted a table at a time ----------------------------------------
+#
+# ``count_period`` gives the tallies ``count_rows`` gives from ``report_rows``, for a year of
+# reports in a few seconds: the same columns are read on the driver's own connection as plain
+# tuples (SQLAlchemy's per-row layer costs more than the query for a million rows) and
+# counted column by column with numpy (``bot.core.stats.count_table``).
+
+
+def _sql_epoch(name: str, dialect: str) -> str:
+    """``_epoch`` as SQL text (the same functions, so the same values)."""
+    if dialect == "postgresql":
+        return f"date_part('epoch', {name})"
+    if sqlite3.sqlite_version_info >= (3, 38):
+        return f"CAST(unixepoch({name}) AS REAL)"
+    return f"CAST(strftime('%s', {name}) AS REAL)"
+
+
+def table_sql(dialect: str, agency_id: int | None) -> str:
+    """``report_rows``' statement as text, placeholders ``{start}``, ``{end}``, ``{agency}``."""
+    columns = [
+        "status",
+        "kind",
+        "category_id",
+        "agency_id",
+        "channel",
+        *(_sql_epoch(name, dialect) for name in _DATETIMES),
+        "reopen_count",
+        "verdict",
+        "rating",
+    ]
+    assert len(columns) == len(ReportRow._fields)
+    where = "submitted_at >= {start} AND submitted_at < {end}"
+    if agency_id is not None:
+        where += " AND agency_id = {agency}"
+    return f"SELECT {', '.join(columns)} FROM complaint WHERE {where}"
+
+
+async def report_table(
+    *,
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    agency_id: int | None = None,
+    batch: int = TABLE_ROWS,
+) -> AsyncIterator[list[Sequence[Any]]]:
+    """``report_rows``' rows as the driver's plain tuples, ``batch`` rows at a time."""
+    values: dict[str, Any] = {"start": start, "end": end}
+    if agency_id is not None:
+        values["agency"] = agency_id
+    template = table_sql(_dialect(session), agency_id)
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if _dialect(session) == "postgresql":
+        names = list(values)
+        sql = template.format(**{name: f"${n + 1}" for n, name in enumerate(names)})
+        # A server-side cursor, inside the session's transaction (begun on first use).
+        if not driver.is_in_transaction():
+            await connection.exec_driver_sql("SELECT 1")
+        cursor = await driver.cursor(sql, *(values[name] for name in names))
+        while rows := await cursor.fetch(batch):
+            yield list(rows)
+        return
+    sql = template.format(**{name: f":{name}" for name in values})
+    plain = {  # as UTCDateTime binds them for SQLite
+        name: value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(value, datetime)
+        else value
+        for name, value in values.items()
+    }
+    cursor = await driver.execute(sql, plain)
+    try:
+        while rows := await cursor.fetchmany(batch):
+            yield list(rows)
+    finally:
+        await cursor.close()
+
+
+async def count_period(
+    *,
+    session: AsyncSession,
+    result: Evaluation,
+    clock: WorkingClock,
+    now: float,
+    start: datetime,
+    end: datetime,
+    agency_id: int | None = None,
+) -> None:
+    """Count every report submitted in ``[start, end)`` into ``result`` (``count_table``),
+    a batch at a time: the next batch is read while a worker thread counts this one."""
+    counting: asyncio.Future[None] | None = None
+    async for rows in report_table(session=session, start=start, end=end, agency_id=agency_id):
+        if counting is not None:
+            await counting
+        counting = asyncio.ensure_future(
+            asyncio.to_thread(count_table, result, rows, clock=clock, now=now)
+        )
+    if counting is not None:
+        await counting
 
 
 class ExportRow(NamedTuple):
