@@ -273,14 +273,24 @@ def _add_reports(
     health: DatabaseHealth,
     metrics: Metrics | None,
 ) -> None:
-    """/stats and /export requests, and the monthly report."""
+    """/stats and /export requests, and the monthly report, in two lanes (two jobs that run
+    concurrently, each claiming only its kinds): a year's export (a minute and more) never
+    delays a /stats asked for after it."""
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(
-        guarded(health, "reports", runner.run_due, metrics),
+        guarded(health, "reports", runner.run_quick, metrics),
         "interval",
         seconds=settings.reports_interval_seconds,
         id="reports",
-        name="statistics and exports",
+        name="statistics",
+        **common,
+    )
+    scheduler.add_job(
+        guarded(health, "exports", runner.run_long, metrics),
+        "interval",
+        seconds=settings.reports_interval_seconds,
+        id="exports",
+        name="exports and the monthly report",
         **common,
     )
 

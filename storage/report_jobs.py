@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, update
@@ -56,12 +57,20 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 
 async def claim_next(
-    *, session: AsyncSession, now: datetime, worker_id: str, lease: timedelta
+    *,
+    session: AsyncSession,
+    now: datetime,
+    worker_id: str,
+    lease: timedelta,
+    kinds: Sequence[str] | None = None,
 ) -> ReportJob | None:
-    """Take the oldest due job (pending, or running with an expired lease), atomically."""
-    candidates = await session.exec(
-        select(ReportJob.id).where(_claimable(now)).order_by(col(ReportJob.id)).limit(10)
-    )
+    """Take the oldest due job (pending, or running with an expired lease), atomically;
+    only one of ``kinds`` if given (the runner's lanes: quick statistics never wait behind a
+    year's export)."""
+    query = select(ReportJob.id).where(_claimable(now))
+    if kinds is not None:
+        query = query.where(col(ReportJob.kind).in_(list(kinds)))
+    candidates = await session.exec(query.order_by(col(ReportJob.id)).limit(10))
     for job_id in candidates.all():
         claimed = await session.exec(
             update(ReportJob)

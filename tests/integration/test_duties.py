@@ -179,6 +179,7 @@ async def test_the_scheduler_runs_every_duty(app: App) -> None:
         "prune",
         "digest",
         "reports",
+        "exports",
         "monthly_report",
     }
     assert str(jobs["digest"].trigger) == "cron[hour='8', minute='0']"

@@ -16,9 +16,11 @@ The arithmetic (WIB; Wednesday 18 Nov is a holiday in the fixture's calendar):
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -284,7 +286,9 @@ async def test_xlsx_for_a_superadmin_shows_confidential_text_but_no_anonymous_id
 async def test_csv_for_an_agency_admin_has_only_their_agency(world: World) -> None:
     await request(world, OFFICER, "csv")
     (upload,) = world.sender.uploads(OFFICER)
-    text = upload.data.decode("utf-8-sig")
+    assert upload.filename == "aduan-2026-11.csv.zip"
+    with zipfile.ZipFile(io.BytesIO(upload.data)) as zipped:
+        text = zipped.read("aduan-2026-11.csv").decode("utf-8-sig")
     lines = text.strip().splitlines()
     assert lines[0] == ",".join(COLUMNS)
     codes = world.fixture.codes
@@ -317,3 +321,165 @@ async def test_the_monthly_report_on_the_first_working_day(world: World) -> None
         jobs = (await uow.session.exec(select(ReportJob))).all()
         assert {j.status for j in jobs} == {"done"} and {j.label for j in jobs} == {"2026-11"}
     assert date(2026, 12, 1).weekday() == 1  # a Tuesday, and no holiday
+
+
+async def queue(world: World, telegram_id: int, kind: str, period: str = "2026-11") -> None:
+    """Queue a job as the handlers do (without running it)."""
+    parsed = parse_period(period, now=NOW, timezone=WIB)
+    async with UnitOfWork(world.runner.sessions) as uow:
+        staff = (
+            await uow.session.exec(select(Staff).where(Staff.telegram_id == telegram_id))
+        ).one()
+        assert staff.id is not None
+        await add_job(
+            session=uow.session,
+            kind=kind,
+            chat_id=telegram_id,
+            staff_id=staff.id,
+            locale="id",
+            first_day=parsed.first_day,
+            last_day=parsed.last_day,
+            label=parsed.label,
+            now=NOW,
+        )
+        await uow.commit()
+
+
+def progress_edits(world: World, chat: int) -> list[str]:
+    return [r.text for c, r in world.sender.sent if c == chat and isinstance(r, EditMessage)]
+
+
+async def test_a_csv_over_the_part_limit_arrives_as_zips_under_it_with_every_row_once(
+    world: World,
+) -> None:
+    await request(world, ADMIN, "csv")
+    (whole,) = world.sender.uploads(ADMIN)
+    with zipfile.ZipFile(io.BytesIO(whole.data)) as zipped:
+        text = zipped.read("aduan-2026-11.csv").decode("utf-8-sig")
+    expected = [row["tracking_code"] for row in csv.DictReader(io.StringIO(text))]
+    assert len(expected) == 6
+    world.sender.sent.clear()
+    # The limit is lowered through the runner's parameter: a few rows per part.
+    world.runner.part_limit = limit = 1_000
+    await request(world, ADMIN, "csv")
+    uploads = world.sender.uploads(ADMIN)
+    assert len(uploads) >= 3
+    codes: list[str] = []
+    for number, upload in enumerate(uploads, start=1):
+        assert upload.filename == f"aduan-2026-11-part{number}.csv.zip"
+        assert len(upload.data) <= limit
+        with zipfile.ZipFile(io.BytesIO(upload.data)) as zipped:
+            (name,) = zipped.namelist()
+            rows = list(csv.DictReader(io.StringIO(zipped.read(name).decode("utf-8-sig"))))
+        assert f"berkas {number} dari {len(uploads)}: {len(rows)} laporan" in upload.caption
+        codes += [row["tracking_code"] for row in rows]
+    # Every report of the period exactly once, in the same order (oldest first).
+    assert codes == expected
+    edits = progress_edits(world, ADMIN)
+    assert any("6 dari 6" in e for e in edits)
+    assert any(f"mengirim berkas {len(uploads)} dari {len(uploads)}" in e for e in edits)
+    assert f"6 laporan dalam {len(uploads)} berkas" in edits[-1]
+
+
+async def test_an_xlsx_over_the_part_limit_keeps_every_row_and_ends_with_the_summary(
+    world: World,
+) -> None:
+    await request(world, ADMIN, "xlsx")
+    (whole,) = world.sender.uploads(ADMIN)
+    _, whole_rows, _ = workbook_rows(whole.data)
+    expected = [str(r[0]) for r in whole_rows]
+    assert len(expected) == 6
+    # Just under the size of the whole workbook: it cannot be one part any more.
+    world.runner.part_limit = limit = len(whole.data) - 400
+    world.sender.sent.clear()
+    await request(world, ADMIN, "xlsx")
+    uploads = world.sender.uploads(ADMIN)
+    assert len(uploads) >= 2
+    codes: list[str] = []
+    for number, upload in enumerate(uploads, start=1):
+        assert upload.filename == f"aduan-2026-11-part{number}.xlsx"
+        assert len(upload.data) <= limit
+        book = load_workbook(io.BytesIO(upload.data), read_only=True)
+        last = number == len(uploads)
+        assert book.sheetnames == (["Laporan", "Per OPD"] if last else ["Laporan"])
+        rows = list(book["Laporan"].iter_rows(values_only=True))
+        assert rows[0][0] == "Kode"
+        codes += [str(r[0]) for r in rows[1:]]
+    assert codes == expected
+    _, _, agencies = workbook_rows(uploads[-1].data)
+    assert agencies[-1][0] == "Kota (semua)" and agencies[-1][1] == 6
+    assert "Ringkasan per OPD ada di berkas terakhir" in progress_edits(world, ADMIN)[-1]
+
+
+async def test_progress_edits_are_bounded_in_frequency(world: World) -> None:
+    # Edits at most every ``progress_every`` seconds: here none between the first message
+    # and the final one, however many batches and parts there are.
+    world.runner.part_limit = 1_000
+    world.runner.progress_every = 3600
+    await request(world, ADMIN, "csv")
+    assert len(world.sender.uploads(ADMIN)) >= 3
+    (edit,) = progress_edits(world, ADMIN)
+    assert "selesai: 6 laporan" in edit
+    assert "0 dari …" in world.sender.texts(ADMIN)[0]
+
+
+@dataclass
+class GatedSender(RecordingSender):
+    """Holds an export's upload until the test releases it: an export observably in
+    progress, without sleeping."""
+
+    export_uploading: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    chart_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    export_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, chat_id: int, reply: Any) -> int | None:
+        if isinstance(reply, Upload) and not reply.as_photo:
+            self.export_uploading.set()
+            await self.release.wait()
+        message_id = await super().send(chat_id, reply)
+        if isinstance(reply, Upload) and reply.as_photo:
+            self.chart_sent.set()
+        if isinstance(reply, EditMessage) and "selesai" in reply.text:
+            self.export_done.set()
+        return message_id
+
+
+async def job_statuses(world: World) -> dict[str, str]:
+    async with UnitOfWork(world.runner.sessions) as uow:
+        return {j.kind: j.status for j in (await uow.session.exec(select(ReportJob))).all()}
+
+
+async def test_stats_asked_during_a_long_export_arrive_before_the_export_ends(
+    world: World, tmp_path: Path
+) -> None:
+    from bot.jobs import build_scheduler, stop_scheduler
+    from bot.outbox import OutboxDispatcher
+
+    sender = GatedSender()
+    world.runner.sender = sender
+    world.sender = sender
+    settings = make_settings(tmp_path, reports_interval_seconds=0.5)
+    dispatcher = OutboxDispatcher(
+        sessions=world.runner.sessions, sender=sender, clock=lambda: NOW, worker_id="w"
+    )
+    scheduler = build_scheduler(dispatcher=dispatcher, settings=settings, reports=world.runner)
+    await queue(world, ADMIN, "xlsx")
+    scheduler.start()
+    try:
+        # The export is running: its file is being uploaded (held by the sender).
+        await asyncio.wait_for(sender.export_uploading.wait(), 30)
+        await queue(world, VIEWER, "stats")
+        await asyncio.wait_for(sender.chart_sent.wait(), 30)
+        # The figures and the chart reached the viewer while the export is still going.
+        assert "Statistik Kota" in sender.texts(VIEWER)[0]
+        assert sender.uploads(ADMIN) == []
+        assert (await job_statuses(world))["xlsx"] == "running"
+        sender.release.set()
+        await asyncio.wait_for(sender.export_done.wait(), 30)
+        (upload,) = sender.uploads(ADMIN)
+        assert upload.filename == "aduan-2026-11.xlsx"
+    finally:
+        sender.release.set()
+        await stop_scheduler(scheduler, dispatcher=dispatcher, grace_seconds=10)
+    assert await job_statuses(world) == {"xlsx": "done", "stats": "done"}

@@ -137,5 +137,6 @@ async def test_the_scheduler_runs_the_reports_and_the_monthly_check(app: App) ->
         reports=runner(app, sender),
     )
     jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
-    assert {"reports", "monthly_report", "outbox"} <= set(jobs_by_id)
+    assert {"reports", "exports", "monthly_report", "outbox"} <= set(jobs_by_id)
     assert jobs_by_id["reports"].trigger.interval.total_seconds() == 3
+    assert jobs_by_id["exports"].trigger.interval.total_seconds() == 3
