@@ -3,6 +3,9 @@
 The /stats image (PNG, sized for a phone held upright): weekly volume by status (stacked
 bars) above per-agency deadline compliance (horizontal bars: first follow-up and completion,
 percent on time). The monthly PDF draws the same two charts on pages of their own.
+
+matplotlib (with numpy and Pillow, about 40 MB) is imported when the first chart is drawn, not
+when the bot starts: most processes never draw one.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from bot.core.i18n import Translator
 from bot.core.lifecycle import Status
@@ -131,6 +134,8 @@ def draw_volume(
             ncols=4,
             frameon=False,
         )
+    from matplotlib.ticker import MaxNLocator
+
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
 
@@ -169,6 +174,9 @@ def stats_chart_png(
     evaluation: Evaluation, tally: Tally, bars: Sequence[ComplianceBar], labels: ChartLabels
 ) -> bytes:
     """The /stats image: volume above compliance, 1080 px wide, as PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     height = 6.5 + 0.45 * max(len(bars), 2)
     figure = Figure(figsize=(9, height), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)

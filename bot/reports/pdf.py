@@ -13,10 +13,10 @@ import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from bot.core.stats import Evaluation
 from bot.reports.charts import ChartLabels, ComplianceBar, draw_compliance, draw_volume
@@ -44,6 +44,10 @@ def page_count(agency_rows: int) -> int:
 
 
 def _page() -> Figure:
+    # matplotlib is imported on the first report drawn, not at start (bot/reports/charts.py).
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=A4_LANDSCAPE)
     FigureCanvasPdf(figure)
     return figure
@@ -58,6 +62,8 @@ def monthly_pdf(
     labels: ChartLabels,
 ) -> bytes:
     """The whole report as PDF bytes."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
     buffer = io.BytesIO()
     with PdfPages(buffer, metadata={"Title": texts.title, "Creator": "Aduan"}) as pdf:
         cover = _page()
