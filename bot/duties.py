@@ -78,6 +78,7 @@ class Duties:
 
         async def work(session: AsyncSession) -> int:
             notifier = self._notifier(session, now)
+            recipients = _Recipients(session)
             horizon = now + timedelta(days=7)
             query = select(Complaint).where(
                 col(Complaint.status).in_([s.value for s in OPEN]), active_deadline() < horizon
@@ -89,7 +90,7 @@ class Duties:
                 if deadline is None or due is None:
                     continue
                 sent += await self._deadline_notices(
-                    session, notifier, complaint, deadline.value, due, now
+                    session, notifier, recipients, complaint, deadline.value, due, now
                 )
             return sent
 
@@ -99,25 +100,22 @@ class Duties:
         self,
         session: AsyncSession,
         notifier: Notifier,
+        recipients: _Recipients,
         complaint: Complaint,
         stage: str,
         due: datetime,
         now: datetime,
     ) -> int:
         agency = await session.get(Agency, complaint.agency_id) if complaint.agency_id else None
-        handlers = (
-            await staff_of_agency(session=session, agency_id=agency.id)
-            if agency is not None and agency.id is not None
-            else await superadmins(session=session)
-        )
+        handlers = await recipients.handling(agency.id if agency else None)
         key = f"{complaint.id}:{stage}:{due.isoformat()}"
         deadline = self._when(due)
         if now > due:
-            admins = await superadmins(session=session)
+            admins = await recipients.handling(None)
             agency_name = agency.name if agency else "—"
-            for recipients in (handlers, admins):
+            for group in (handlers, admins):
                 await notifier.tell_staff(
-                    recipients,
+                    group,
                     complaint,
                     "duty.overdue_staff",
                     dedupe_key=f"overdue:{key}",
@@ -368,6 +366,25 @@ class Duties:
             return updates + notices
 
         return await self._run("prune", work)
+
+
+class _Recipients:
+    """Who handles an agency's reports (its staff; the superadmins for unrouted ones), looked
+    up once per duty run: a scan over many overdue reports asked again for each."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._known: dict[int | None, list[Staff]] = {}
+
+    async def handling(self, agency_id: int | None) -> list[Staff]:
+        """The agency's active staff, or the superadmins for ``None``."""
+        if agency_id not in self._known:
+            self._known[agency_id] = (
+                await staff_of_agency(session=self.session, agency_id=agency_id)
+                if agency_id is not None
+                else await superadmins(session=self.session)
+            )
+        return self._known[agency_id]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -8,7 +8,7 @@ catalog label is passed as ``Localized`` so each reader gets it in their own lan
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,6 +58,16 @@ class Notifier:
     now: datetime
     quiet_hours: QuietHours | None = None
     acting_staff_id: int | None = None
+    # Staff languages read in this transaction (a duty run tells the same people many times).
+    _staff_locales: dict[int, str] = field(default_factory=dict, init=False)
+
+    async def staff_locale(self, staff: Staff) -> str:
+        """The language a staff member reads."""
+        if staff.telegram_id not in self._staff_locales:
+            self._staff_locales[staff.telegram_id] = self.translator.pick(
+                await locale_of(session=self.session, telegram_id=staff.telegram_id)
+            )
+        return self._staff_locales[staff.telegram_id]
 
     async def citizen_locale(self, complaint: Complaint) -> str:
         """The language the report's citizen reads."""
@@ -119,9 +129,7 @@ class Notifier:
         for staff in recipients:
             if self.acting_staff_id is not None and staff.id == self.acting_staff_id:
                 continue
-            locale = self.translator.pick(
-                await locale_of(session=self.session, telegram_id=staff.telegram_id)
-            )
+            locale = await self.staff_locale(staff)
             code = complaint.tracking_code if complaint else ""
             text = self.translator(
                 locale, key, code=code, **_values(self.translator, locale, values)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.app import App
@@ -183,3 +185,27 @@ async def test_the_scheduler_runs_every_duty(app: App) -> None:
         "monthly_report",
     }
     assert str(jobs["digest"].trigger) == "cron[hour='8', minute='0']"
+
+
+async def test_the_deadline_scan_looks_up_each_recipient_once_per_run(app: App) -> None:
+    # At a million reports the scan met tens of thousands of overdue ones a run, each asking
+    # again who the admins are and which language each reads (docs/PERFORMANCE.md).
+    admin = Citizen(app, user_id=ADMIN)
+    await admin.say("/start")
+    for n in range(5):
+        await file_report(Citizen(app, user_id=SITI + n))
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(" ".join(args[2].split()))
+
+    engine = app.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert await app.duties.scan_deadlines(at(4, 9)) == 5  # Fri: all five overdue
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    staff_lookups = [s for s in statements if "FROM staff" in s or "FROM citizen" in s]
+    # The admins once, the admin's language once, each citizen once (their notice's language).
+    assert len(staff_lookups) <= 2 + 5, staff_lookups
+    assert len([t for t in await texts(app, ADMIN) if "Terlambat" in t]) == 5
