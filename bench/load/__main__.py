@@ -52,7 +52,13 @@ from bench.load.actors import (
     open_loop,
 )
 from bench.load.emulator import LoadEmulator
-from bench.load.processes import BotProcess, clean_environment, free_port, postgres_database
+from bench.load.processes import (
+    ROOT,
+    BotProcess,
+    clean_environment,
+    free_port,
+    postgres_database,
+)
 
 TOKEN = "123456:LOAD-TEST-TOKEN"
 SECRET = "load-secret-0123456789"
@@ -137,7 +143,7 @@ def bot_process(config: Config, emulator: LoadEmulator, url: str, folder: Path) 
         argv += ["--token", TOKEN]
         if config.mode == "webhook":
             argv += ["--webhook", hook, "--listen", f"127.0.0.1:{port}", "--secret", SECRET]
-        return BotProcess(argv, clean_environment(), folder, "echo")
+        return BotProcess(argv, clean_environment(code=ROOT), folder, "echo")
     settings = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.base_url,

@@ -35,11 +35,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def clean_environment(**settings: str) -> dict[str, str]:
+def clean_environment(*, code: Path = BOT_CODE, **settings: str) -> dict[str, str]:
     """This environment without any Aduan setting (none of the developer's), plus ``settings``;
-    the bot runs from ``BOT_CODE``."""
+    Python code comes from ``code`` (the bot's: ``BOT_CODE``; the echo bot's: ``ROOT``)."""
     env = test_environment(**settings)
-    env["PYTHONPATH"] = str(BOT_CODE)
+    env["PYTHONPATH"] = str(code)
     return env
 
 
