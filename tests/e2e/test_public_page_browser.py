@@ -21,7 +21,7 @@ from bot.core.calendar import WorkingCalendar
 from bot.opendata.page import LEAFLET_DIR
 from storage.database import create_engine
 from storage.models import Complaint
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, NEEDS_BROWSER, WAIT_MS
+from tests.support.browser import NEEDS_BROWSER, WAIT_MS, chromium_page
 from tests.support.databases import sqlite_url
 from tests.support.open_data import NOW, OpenData, seed_open_data
 from tests.support.public_page import Served, serve_public_page
@@ -80,33 +80,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            page = context.pages[0] if context.pages else await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            # A Content-Security-Policy violation is reported on the console.
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(message.text)
-                    if "Content Security Policy" in message.text
-                    else None
-                ),
-            )
-            yield page
-            assert errors == [], errors
-        finally:
-            await context.close()
+    async with chromium_page(tmp_path / "chromium-profile", width=1280, height=900) as opened:
+        yield opened
 
 
 async def search(page: Any, code: str) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from bot.sandbox.training import Sandbox, SandboxOptions
 from bot.settings import Settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, NEEDS_BROWSER, WAIT_MS
+from tests.support.browser import NEEDS_BROWSER, WAIT_MS, chromium_page
 
 # Reports are numbered per local year, and the sandbox runs on the real clock.
 THIS_YEAR_CODE = f"TPI-{datetime.now(ZoneInfo('Asia/Jakarta')).year}-"
@@ -45,24 +45,8 @@ async def sandbox(tmp_path: Path, live_settings: Settings) -> AsyncIterator[Sand
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 860},
-        )
-        try:
-            page = context.pages[0] if context.pages else await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-            assert errors == [], errors
-        finally:
-            await context.close()
+    async with chromium_page(tmp_path / "chromium-profile", width=1440, height=860) as opened:
+        yield opened
 
 
 class Pane:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +38,36 @@ NEEDS_BROWSER = [
         reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, as .ci/run does)",
     ),
 ]
+
+
+@asynccontextmanager
+async def chromium_page(profile: Path, *, width: int, height: int) -> AsyncIterator[Any]:
+    """A page in a fresh headless Chromium; on leaving, no JavaScript error and no
+    Content-Security-Policy violation may have happened in it."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+        )
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            # A Content-Security-Policy violation is reported on the console.
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            yield page
+            assert errors == [], errors
+        finally:
+            await context.close()
