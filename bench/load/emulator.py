@@ -22,7 +22,7 @@ import time
 from collections import Counter, deque
 from typing import Any, Protocol
 
-from bot.sandbox.emulator import Emulator
+from bot.sandbox.emulator import Emulator, chat_of
 from bot.sandbox.validation import ApiError, Params
 
 # The first of these to a chat after an update was delivered answers that update.
@@ -41,18 +41,6 @@ class Tracker(Protocol):
     def delivered(self, update_id: int, now: float) -> None: ...
 
     def answered(self, chat: int, method: str, result: Any, now: float) -> None: ...
-
-
-def chat_of(update: dict[str, Any]) -> int:
-    """The chat an update belongs to (a queue of its own for anything else)."""
-    for key in ("message", "edited_message"):
-        if key in update:
-            return int(update[key]["chat"]["id"])
-    if "callback_query" in update:
-        query = update["callback_query"]
-        message = query.get("message")
-        return int(message["chat"]["id"]) if message else int(query["from"]["id"])
-    return -int(update["update_id"])
 
 
 class LoadEmulator(Emulator):

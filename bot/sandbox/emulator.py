@@ -91,6 +91,19 @@ def _describe(message: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def chat_of(update: Mapping[str, Any]) -> int:
+    """The chat an update belongs to (anything without one: a queue of its own), for
+    delivering each chat's updates in order while chats run in parallel."""
+    for key in ("message", "edited_message"):
+        if key in update:
+            return int(update[key]["chat"]["id"])
+    if "callback_query" in update:
+        query = update["callback_query"]
+        message = query.get("message")
+        return int(message["chat"]["id"]) if message else int(query["from"]["id"])
+    return -int(update["update_id"])
+
+
 def transcript_view(message: Mapping[str, Any]) -> dict[str, Any]:
     """A message copy plus ``media_type`` and ``file_id`` (largest photo) for easy asserts."""
     view = copy.deepcopy(dict(message))

@@ -33,7 +33,7 @@ import asyncpg
 import pytest
 from sqlmodel import col, select
 
-from bot.sandbox.emulator import Emulator
+from bot.sandbox.emulator import Emulator, chat_of
 from storage.database import async_url, create_engine, session_factory
 from storage.models import Citizen, Complaint, Notification
 from tests.conftest import TEST_TOKEN
@@ -83,7 +83,7 @@ class TelegramLikeEmulator(Emulator):
         def next_ready() -> list[dict[str, Any]]:
             ready, seen = [], set()
             for update in world.pending:
-                uid, chat = int(update["update_id"]), _chat_of(update)
+                uid, chat = int(update["update_id"]), chat_of(update)
                 if uid in in_flight:
                     seen.add(chat)
                     continue
@@ -115,7 +115,7 @@ class TelegramLikeEmulator(Emulator):
                 if world.stopping:
                     return
                 for update in next_ready():
-                    chat = _chat_of(update)
+                    chat = chat_of(update)
                     busy.add(chat)
                     in_flight.add(int(update["update_id"]))
                     task = asyncio.create_task(deliver(update, chat))
@@ -124,17 +124,6 @@ class TelegramLikeEmulator(Emulator):
         finally:
             for task in list(tasks):
                 task.cancel()
-
-
-def _chat_of(update: dict[str, Any]) -> int:
-    for key in ("message", "edited_message"):
-        if key in update:
-            return int(update[key]["chat"]["id"])
-    if "callback_query" in update:
-        query = update["callback_query"]
-        message = query.get("message")
-        return int(message["chat"]["id"]) if message else int(query["from"]["id"])
-    return -int(update["update_id"])  # anything else: a queue of its own
 
 
 @pytest.fixture
