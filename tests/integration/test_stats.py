@@ -109,24 +109,7 @@ async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def request(world: World, telegram_id: int, kind: str, period: str = "2026-11") -> None:
-    parsed = parse_period(period, now=NOW, timezone=WIB)
-    async with UnitOfWork(world.runner.sessions) as uow:
-        staff = (
-            await uow.session.exec(select(Staff).where(Staff.telegram_id == telegram_id))
-        ).one()
-        assert staff.id is not None
-        await add_job(
-            session=uow.session,
-            kind=kind,
-            chat_id=telegram_id,
-            staff_id=staff.id,
-            locale="id",
-            first_day=parsed.first_day,
-            last_day=parsed.last_day,
-            label=parsed.label,
-            now=NOW,
-        )
-        await uow.commit()
+    await queue(world, telegram_id, kind, period)
     assert await world.runner.run_due() == 1
 
 
