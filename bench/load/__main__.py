@@ -57,12 +57,11 @@ from bench.load.processes import (
     BotProcess,
     clean_environment,
     free_port,
-    postgres_database,
 )
+from tests.support.databases import postgres_database
 
 TOKEN = "123456:LOAD-TEST-TOKEN"
 SECRET = "load-secret-0123456789"
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GOALS = (
     "goals: ≥50% of the echo bot's updates/s · ≤2.5 ms CPU/update · p99 ≤50 ms at 150 updates/s"
     " offered · RSS ≤ echo + 60 MB · PostgreSQL ≥ SQLite updates/s"
@@ -129,7 +128,7 @@ def percentile(values: list[float], p: float) -> float:
 @asynccontextmanager
 async def database(config: Config, folder: Path) -> AsyncIterator[str]:
     if config.db == "postgresql":
-        async with postgres_database(POSTGRES_URL) as url:
+        async with postgres_database("aduan_load") as url:
             yield url
     else:
         yield f"sqlite+aiosqlite:///{folder / 'aduan.db'}"

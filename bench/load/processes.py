@@ -14,9 +14,6 @@ import os
 import signal
 import socket
 import sys
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.support.bot_process import clean_environment as test_environment
@@ -164,21 +161,3 @@ class BotProcess:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
-
-
-@asynccontextmanager
-async def postgres_database(url: str) -> AsyncIterator[str]:
-    """A throw-away database on the server of ``url`` (``postgresql://…/test``): its URL."""
-    import asyncpg
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(dsn, timeout=5)
-    name = f"aduan_load_{uuid.uuid4().hex[:10]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base, _, _ = dsn.rpartition("/")
-        yield f"{base}/{name}"
-    finally:
-        with contextlib.suppress(asyncpg.PostgresError):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

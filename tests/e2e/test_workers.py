@@ -24,12 +24,10 @@ import os
 import re
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlmodel import col, select
 
@@ -38,7 +36,7 @@ from storage.database import async_url, create_engine, session_factory
 from storage.models import Citizen, Complaint, Notification
 from tests.conftest import TEST_TOKEN
 from tests.support.bot_process import BotProcess, clean_environment
-from tests.support.databases import POSTGRES_URL
+from tests.support.databases import postgres_database
 from tests.support.live_bot import TelegramChat
 from tests.support.webhooks import free_port
 
@@ -129,23 +127,8 @@ class TelegramLikeEmulator(Emulator):
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for the bot processes (skips when there is no server)."""
-    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    try:
-        admin = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError) as error:
-        reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
-        if os.environ.get("ADUAN_REQUIRE_POSTGRES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"aduan_workers_{uuid.uuid4().hex[:10]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base, _, _ = dsn.rpartition("/")
-        yield f"{base}/{name}"
-    finally:
-        with contextlib.suppress(asyncpg.PostgresError):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with postgres_database("aduan_workers") as url:
+        yield url
 
 
 @pytest.fixture
