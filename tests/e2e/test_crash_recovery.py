@@ -177,6 +177,29 @@ def _fetched(emulator: Emulator, since: int, until: int) -> set[int]:
     return ids
 
 
+def _redelivered_and_skipped(
+    settings: Settings,
+    emulator: Emulator,
+    bot: BotProcess,
+    *,
+    first_deliveries: int,
+    killed_at: int,
+    log_mark: int,
+) -> tuple[set[int], set[int]]:
+    """Updates handed to the killed process and again to the new one, and those the new one
+    logged as skipped (already committed)."""
+    if settings.bot_mode is BotMode.WEBHOOK:
+        first = {d.update_id for d in emulator.webhook_deliveries[:first_deliveries]}
+        second = {d.update_id for d in emulator.webhook_deliveries[first_deliveries:]}
+    else:
+        first = _fetched(emulator, 0, killed_at)
+        second = _fetched(emulator, killed_at, len(emulator.calls))
+    skipped = set(
+        map(int, re.findall(r"skipping redelivered update (\d+)", bot.output()[log_mark:]))
+    )
+    return first & second, skipped
+
+
 async def _reports_per_citizen(settings: Settings, users: list[int]) -> dict[int, list[str]]:
     engine = create_engine(settings.database_url)
     try:
@@ -259,16 +282,15 @@ async def _kill_round(
     figures.receipts_twice += sum(1 for user in users if len(after[user]) > 1)
 
     # Delivered to the killed process and again to the new one; skipped as already committed.
-    if settings.bot_mode is BotMode.WEBHOOK:
-        first = {d.update_id for d in emulator.webhook_deliveries[:first_deliveries]}
-        second = {d.update_id for d in emulator.webhook_deliveries[first_deliveries:]}
-    else:
-        first = _fetched(emulator, 0, killed_at)
-        second = _fetched(emulator, killed_at, len(emulator.calls))
-    figures.redelivered += len(first & second & pressed)
-    skipped = set(
-        map(int, re.findall(r"skipping redelivered update (\d+)", bot.output()[log_mark:]))
+    redelivered, skipped = _redelivered_and_skipped(
+        settings,
+        emulator,
+        bot,
+        first_deliveries=first_deliveries,
+        killed_at=killed_at,
+        log_mark=log_mark,
     )
+    figures.redelivered += len(redelivered & pressed)
     figures.processed_twice += len(skipped & pressed)
 
     lost_reports = [user for user in users if len(reports[user]) != 1]
@@ -572,16 +594,15 @@ async def _staff_round(
     figures.in_flight_at_kill += sum(1 for c in code_list if "sending" in rows_before[c])
     figures.notices_lost += sum(1 for n in follow_ups.values() if n == 0)
     figures.notices_twice += sum(1 for n in follow_ups.values() if n > 1)
-    if settings.bot_mode is BotMode.WEBHOOK:
-        first = {d.update_id for d in emulator.webhook_deliveries[:first_deliveries]}
-        second = {d.update_id for d in emulator.webhook_deliveries[first_deliveries:]}
-    else:
-        first = _fetched(emulator, 0, killed_at)
-        second = _fetched(emulator, killed_at, len(emulator.calls))
-    figures.redelivered += len(first & second & commands)
-    skipped = set(
-        map(int, re.findall(r"skipping redelivered update (\d+)", bot.output()[log_mark:]))
+    redelivered, skipped = _redelivered_and_skipped(
+        settings,
+        emulator,
+        bot,
+        first_deliveries=first_deliveries,
+        killed_at=killed_at,
+        log_mark=log_mark,
     )
+    figures.redelivered += len(redelivered & commands)
     figures.processed_twice += len(skipped & commands)
 
     wrong = {
