@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, insert, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.events import Attachment as Media
 from bot.core.lifecycle import RUNNING_DEADLINE, Actor, Channel, Status
 from bot.core.tracking import format_code
+from storage.database import dialect_of, upsert_insert
 from storage.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 
 
@@ -38,11 +38,9 @@ class NewComplaint:
 
 async def next_sequence(*, session: AsyncSession, prefix: str, year: int) -> int:
     """The next number of the year, atomically (a row lock on the counter until commit)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    upsert_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if dialect in ("postgresql", "sqlite"):
+    if dialect_of(session) in ("postgresql", "sqlite"):
         await session.exec(
-            upsert_insert(TrackingCounter)
+            upsert_insert(session)(TrackingCounter)
             .values(prefix=prefix, year=year, last=0)
             .on_conflict_do_nothing()
         )
@@ -285,7 +283,7 @@ async def possible_duplicates(
         stored = col(Complaint.address)
         unusual = (
             stored.op("~")("[^ -~]")
-            if session.bind is not None and session.bind.dialect.name == "postgresql"
+            if dialect_of(session) == "postgresql"
             else stored.op("GLOB")("*[^ -~]*")
         )
         candidates += [unusual, func.lower(func.trim(stored)) == address]

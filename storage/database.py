@@ -10,13 +10,16 @@ start-up wait (bot/app.py) and the scheduler's outage handling (bot/jobs.py).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,6 +40,16 @@ def async_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """The session's database: "postgresql" or "sqlite" (the supported ones)."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
+    """The session's dialect's ``insert``, which has ``on_conflict_do_nothing``."""
+    return postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
 
 
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:

@@ -7,6 +7,8 @@ import zlib
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import dialect_of
+
 
 async def try_singleton(*, session: AsyncSession, name: str) -> bool:
     """Take the duty's lock for this transaction; False when another process holds it.
@@ -15,7 +17,7 @@ async def try_singleton(*, session: AsyncSession, name: str) -> bool:
     serves one process (its writes are serialised anyway) and the scheduler never runs a job
     twice at once in a process, so there is nothing to take.
     """
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return True
     key = zlib.crc32(f"aduan:{name}".encode())
     result = await session.exec(text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=key))  # type: ignore[call-overload]
@@ -35,7 +37,7 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     chats sharing a key only wait for each other now and then). SQLite: nothing (one process,
     and its writes are serialised).
     """
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return
     key = (chat_id & 0xFFFFFFFF) - 2**31
     statement = text("SELECT pg_advisory_xact_lock(:space, :key)").bindparams(

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.replies import Message
+from storage.database import upsert_insert
 from storage.models import Citizen, Complaint, Notification
 
 
@@ -60,9 +60,7 @@ async def enqueue(
         "dedupe_key": dedupe_key,
         "created_at": now,
     }
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Notification).values(**values)
+    statement = upsert_insert(session)(Notification).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     await session.exec(statement)

@@ -28,6 +28,7 @@ from bot.core.stats import (
     count_table,
 )
 from storage.complaints import active_deadline
+from storage.database import dialect_of
 from storage.models import Agency, Category, Citizen, Complaint
 
 BATCH_ROWS = 5000
@@ -73,10 +74,6 @@ def _stats_columns(dialect: str) -> tuple[Any, ...]:
     )
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
-
-
 def _utc(value: Any) -> datetime | None:
     """A stored moment as aware UTC (SQLite gives naive UTC text, PostgreSQL aware values)."""
     if value is None:
@@ -111,7 +108,7 @@ async def report_rows(
     batch: int = BATCH_ROWS,
 ) -> AsyncIterator[list[ReportRow]]:
     """The statistics columns of every report submitted in ``[start, end)``, in batches."""
-    query = sql_select(*_stats_columns(_dialect(session))).where(*_period(start, end, agency_id))
+    query = sql_select(*_stats_columns(dialect_of(session))).where(*_period(start, end, agency_id))
     new = tuple.__new__  # what ``_make`` calls, without its per-row overhead
     async for rows in _stream(session, query, batch):
         yield [new(ReportRow, row) for row in rows]
@@ -174,11 +171,11 @@ async def report_table(
     values: dict[str, Any] = {"start": start, "end": end}
     if agency_id is not None:
         values["agency"] = agency_id
-    template = table_sql(_dialect(session), agency_id)
+    template = table_sql(dialect_of(session), agency_id)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    if _dialect(session) == "postgresql":
+    if dialect_of(session) == "postgresql":
         names = list(values)
         sql = template.format(**{name: f"${n + 1}" for n, name in enumerate(names)})
         # A server-side cursor, inside the session's transaction (begun on first use).
@@ -263,7 +260,7 @@ async def export_rows(
             col(Citizen.username),
             col(Complaint.reporter_name),
             col(Complaint.reporter_contact),
-            *_stats_columns(_dialect(session)),
+            *_stats_columns(dialect_of(session)),
         )
         .select_from(Complaint)
         .outerjoin(Citizen, col(Citizen.id) == col(Complaint.citizen_id))

@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import upsert_insert
 from storage.models import ProcessedUpdate
 
 
@@ -32,9 +31,7 @@ async def claim_updates(*, session: AsyncSession, update_ids: Iterable[int], now
     """
     ids = sorted(set(update_ids))
     rows = [{"update_id": i, "processed_at": now} for i in ids]
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ProcessedUpdate).values(rows).on_conflict_do_nothing()
+    statement = upsert_insert(session)(ProcessedUpdate).values(rows).on_conflict_do_nothing()
     result = await session.exec(statement)
     return int(result.rowcount or 0) == len(ids)
 
